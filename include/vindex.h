@@ -1,0 +1,254 @@
+/*
+ * vindex: similarity search over dense float vectors.
+ *
+ * This is the only public header. Conventions, everywhere:
+ *  - Every fallible function returns a vindex_status; VINDEX_OK is 0. On failure,
+ *    vindex_last_error() gives a message with context for the calling thread.
+ *  - Out-parameters come last. Output buffers are owned by the caller and sized in
+ *    elements, not bytes (a search of nq queries for k results needs nq*k floats
+ *    and nq*k ids).
+ *  - A call that fails leaves the index exactly as it was.
+ *  - Vectors are row-major float32: vector i of a batch starts at x + i*d.
+ *
+ * Thread safety: any number of threads may call the const functions (search,
+ * range_search, reconstruct, ntotal, ...) on one index at once. Functions that
+ * take a non-const index (train, add, remove_ids, reset, set_param) need
+ * exclusive access: no other call on the same index may run concurrently.
+ * Distinct indexes are independent.
+ *
+ * The library never prints and never exits; see vindex_set_log_callback().
+ */
+#ifndef VINDEX_H
+#define VINDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(VINDEX_BUILDING_LIBRARY) && defined(__GNUC__)
+#define VINDEX_API __attribute__((visibility("default")))
+#else
+#define VINDEX_API
+#endif
+
+#define VINDEX_VERSION_MAJOR 0
+#define VINDEX_VERSION_MINOR 1
+#define VINDEX_VERSION_PATCH 0
+#define VINDEX_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------- */
+/* Basic types                                                                */
+/* ------------------------------------------------------------------------- */
+
+typedef struct vindex vindex;   /* an index of any family; opaque */
+typedef int64_t vindex_id;      /* a vector's label; -1 marks "no result" */
+
+typedef enum vindex_status {
+    VINDEX_OK = 0,
+    VINDEX_ERR_NOMEM = 1,         /* an allocation failed */
+    VINDEX_ERR_INVALID = 2,       /* a bad argument (NULL, k <= 0, NaN, duplicate id, ...) */
+    VINDEX_ERR_NOT_TRAINED = 3,   /* the index needs train() first */
+    VINDEX_ERR_DIM = 4,           /* a dimension does not match */
+    VINDEX_ERR_UNSUPPORTED = 5,   /* this index family lacks the operation */
+    VINDEX_ERR_IO = 6,            /* a file could not be read or written */
+    VINDEX_ERR_CORRUPT = 7,       /* a file or buffer is not a valid index */
+    VINDEX_ERR_NOT_FOUND = 8      /* an id or parameter that does not exist */
+} vindex_status;
+
+typedef enum vindex_metric {
+    VINDEX_METRIC_L2 = 0,            /* squared Euclidean distance; smaller is nearer */
+    VINDEX_METRIC_INNER_PRODUCT = 1  /* inner product; larger is nearer */
+} vindex_metric;
+
+/* ------------------------------------------------------------------------- */
+/* Library                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/* "0.1.0" */
+VINDEX_API const char *vindex_version(void);
+
+/* The last error message of the calling thread ("" when none). Valid until the
+ * next vindex call on this thread. */
+VINDEX_API const char *vindex_last_error(void);
+
+/* A short name for a status code ("invalid argument"). */
+VINDEX_API const char *vindex_status_string(vindex_status status);
+
+/* The instruction set the distance kernels use: "scalar", "avx2" or "avx512".
+ * Chosen once from the CPU (cpuid + xgetbv); VINDEX_SIMD=scalar|avx2|avx512 in
+ * the environment lowers it (a level the CPU lacks is never chosen). */
+VINDEX_API const char *vindex_simd_level(void);
+
+/* Worker threads for searches, adds and training. Default: VINDEX_NUM_THREADS
+ * from the environment, else the number of online cores. n <= 0 restores the
+ * default. Results never depend on the thread count. */
+VINDEX_API void vindex_set_num_threads(int n);
+VINDEX_API int vindex_get_num_threads(void);
+
+/* Log messages (notices from training, for instance) go to this callback, never
+ * to stdout/stderr. NULL (the default) drops them. level: 0 info, 1 warning. */
+typedef void (*vindex_log_fn)(int level, const char *message, void *user_data);
+VINDEX_API void vindex_set_log_callback(vindex_log_fn fn, void *user_data);
+
+/* ------------------------------------------------------------------------- */
+/* Id selectors: which ids a search may return, or remove_ids removes         */
+/* ------------------------------------------------------------------------- */
+
+typedef struct vindex_selector vindex_selector;
+
+/* ids in [lo, hi) */
+VINDEX_API vindex_status vindex_selector_range(vindex_selector **out, vindex_id lo,
+                                               vindex_id hi);
+/* the n ids listed (copied; duplicates are fine) */
+VINDEX_API vindex_status vindex_selector_batch(vindex_selector **out, size_t n,
+                                               const vindex_id *ids);
+/* id i is selected when bit (i % 8) of bitmap[i / 8] is set, for 0 <= i < nbits
+ * (copied). */
+VINDEX_API vindex_status vindex_selector_bitmap(vindex_selector **out, size_t nbits,
+                                                const uint8_t *bitmap);
+/* every id that `inner` does not select; `inner` must outlive the result */
+VINDEX_API vindex_status vindex_selector_not(vindex_selector **out,
+                                             const vindex_selector *inner);
+VINDEX_API int vindex_selector_contains(const vindex_selector *sel, vindex_id id);
+VINDEX_API void vindex_selector_free(vindex_selector *sel);
+
+/* ------------------------------------------------------------------------- */
+/* Per-call search parameters                                                */
+/* ------------------------------------------------------------------------- */
+
+/* Zero-initialise (or call vindex_search_params_init) and set what you need; a
+ * zero field means "the index's own setting". Parameters that an index family
+ * does not use are ignored. Passing NULL instead of a struct means all defaults.
+ * Because these travel with the call, concurrent searches with different
+ * settings never touch shared state. */
+typedef struct vindex_search_params {
+    int nprobe;                 /* IVF: inverted lists to visit (< 0 is an error) */
+    int ef_search;              /* HNSW: candidate list size (< 0 is an error) */
+    float k_factor;             /* Refine: re-rank k*k_factor candidates (< 0 is an error) */
+    const vindex_selector *sel; /* only ids this selects are returned; NULL = all */
+} vindex_search_params;
+
+VINDEX_API void vindex_search_params_init(vindex_search_params *p);
+
+/* ------------------------------------------------------------------------- */
+/* Range search results (CSR)                                                 */
+/* ------------------------------------------------------------------------- */
+
+/* Results of query i are distances[lims[i] .. lims[i+1]) and labels[same],
+ * sorted nearest first. Allocated by the library; free with
+ * vindex_range_result_free(). */
+typedef struct vindex_range_result {
+    size_t nq;
+    size_t *lims;       /* nq + 1 entries */
+    float *distances;   /* lims[nq] entries */
+    vindex_id *labels;  /* lims[nq] entries */
+} vindex_range_result;
+
+VINDEX_API void vindex_range_result_free(vindex_range_result *res);
+
+/* ------------------------------------------------------------------------- */
+/* Constructors                                                               */
+/* ------------------------------------------------------------------------- */
+
+/* Exact search over vectors stored as they are (Faiss: IndexFlat). Labels are
+ * positions 0..ntotal-1; remove_ids renumbers the vectors that follow. */
+VINDEX_API vindex_status vindex_flat_new(vindex **out, int d, vindex_metric metric);
+
+/* Wrap `sub` (an empty index; ownership passes to the wrapper on success) so that
+ * vectors carry arbitrary int64 ids (Faiss: IndexIDMap). IDMap2 also
+ * reconstructs by id (Faiss: IndexIDMap2). Ids must be unique. */
+VINDEX_API vindex_status vindex_idmap_new(vindex **out, vindex *sub);
+VINDEX_API vindex_status vindex_idmap2_new(vindex **out, vindex *sub);
+
+/* Frees the index and everything it owns. NULL is a no-op. */
+VINDEX_API void vindex_free(vindex *ix);
+
+/* ------------------------------------------------------------------------- */
+/* Properties                                                                 */
+/* ------------------------------------------------------------------------- */
+
+VINDEX_API int vindex_d(const vindex *ix);
+VINDEX_API int64_t vindex_ntotal(const vindex *ix);
+VINDEX_API vindex_metric vindex_metric_type(const vindex *ix);
+VINDEX_API int vindex_is_trained(const vindex *ix);
+/* The family, as a Faiss class name ("IndexFlat", "IndexIDMap2", ...). */
+VINDEX_API const char *vindex_type_name(const vindex *ix);
+/* Bytes held by the index (vectors, codes, ids, graph), for memory tables. */
+VINDEX_API size_t vindex_memory_bytes(const vindex *ix);
+
+/* Named tunables (Faiss attribute names: "nprobe", "efSearch", "k_factor", ...).
+ * An unknown name gives VINDEX_ERR_NOT_FOUND; a bad value VINDEX_ERR_INVALID. */
+VINDEX_API vindex_status vindex_set_param(vindex *ix, const char *name, double value);
+VINDEX_API vindex_status vindex_get_param(const vindex *ix, const char *name, double *value);
+
+/* ------------------------------------------------------------------------- */
+/* Operations                                                                 */
+/* ------------------------------------------------------------------------- */
+/* n = 0 is a no-op for train/add/search. Vectors containing NaN or infinity are
+ * refused with VINDEX_ERR_INVALID. */
+
+VINDEX_API vindex_status vindex_train(vindex *ix, size_t n, const float *x);
+
+/* Adds n vectors; labels continue from ntotal (or come from the wrapper). */
+VINDEX_API vindex_status vindex_add(vindex *ix, size_t n, const float *x);
+
+/* Adds n vectors with caller-chosen ids (IDMap, IDMap2, IVF families). */
+VINDEX_API vindex_status vindex_add_with_ids(vindex *ix, size_t n, const float *x,
+                                             const vindex_id *ids);
+
+/* The k nearest of each of nq queries: distances and labels are nq*k each, row i
+ * sorted nearest first, ties broken by the smaller label; rows with fewer than k
+ * results are padded with label -1 and distance +inf (L2) or -inf (inner
+ * product). params may be NULL. */
+VINDEX_API vindex_status vindex_search(const vindex *ix, size_t nq, const float *queries,
+                                       size_t k, const vindex_search_params *params,
+                                       float *distances, vindex_id *labels);
+
+/* Every vector within `radius` of each query: L2 distance < radius, or inner
+ * product > radius. The result is allocated into *out. */
+VINDEX_API vindex_status vindex_range_search(const vindex *ix, size_t nq,
+                                             const float *queries, float radius,
+                                             const vindex_search_params *params,
+                                             vindex_range_result **out);
+
+/* The stored vector with label `id` into out[d] (decoded for compressed
+ * families). */
+VINDEX_API vindex_status vindex_reconstruct(const vindex *ix, vindex_id id, float *out);
+
+/* Vectors with labels i0 .. i0+n-1 into out[n*d]. */
+VINDEX_API vindex_status vindex_reconstruct_n(const vindex *ix, vindex_id i0, size_t n,
+                                              float *out);
+
+/* Removes every vector whose label `sel` selects; *n_removed (may be NULL) gets
+ * the count. */
+VINDEX_API vindex_status vindex_remove_ids(vindex *ix, const vindex_selector *sel,
+                                           size_t *n_removed);
+
+/* Removes all vectors; training is kept. */
+VINDEX_API vindex_status vindex_reset(vindex *ix);
+
+/* ------------------------------------------------------------------------- */
+/* Exact k-NN without an index                                                */
+/* ------------------------------------------------------------------------- */
+
+/* The k nearest of nx database vectors xb for each of nq queries (Faiss: knn). */
+VINDEX_API vindex_status vindex_knn(size_t nq, const float *queries, size_t nb,
+                                    const float *base, int d, size_t k, vindex_metric metric,
+                                    float *distances, vindex_id *labels);
+
+/* Scales each of n vectors to unit L2 norm in place (zero vectors stay zero). */
+VINDEX_API vindex_status vindex_normalize_l2(size_t n, int d, float *x);
+
+/* Tunable: query batches of at least this many go through BLAS sgemm; smaller
+ * ones use the SIMD kernels directly. Default 20 (as Faiss). */
+VINDEX_API void vindex_set_blas_threshold(size_t nq);
+VINDEX_API size_t vindex_get_blas_threshold(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VINDEX_H */

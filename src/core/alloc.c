@@ -1,0 +1,73 @@
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "error.h"
+
+enum { VX_ALIGN = 64, VX_HUGE_PAGE = 2u << 20 };
+
+void *vx_alloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (!vx_mul_ok(n, size, &bytes) || bytes > (SIZE_MAX >> 1)) {
+        vx_fail(VINDEX_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    /* aligned_alloc wants a multiple of the alignment; never ask for 0 bytes. */
+    size_t rounded = (bytes + VX_ALIGN - 1) / VX_ALIGN * VX_ALIGN;
+    if (rounded == 0)
+        rounded = VX_ALIGN;
+    void *p = aligned_alloc(VX_ALIGN, rounded);
+    if (!p)
+        vx_fail(VINDEX_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *vx_calloc(size_t n, size_t size)
+{
+    void *p = vx_alloc(n, size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void *vx_realloc(void *p, size_t old_n, size_t new_n, size_t size)
+{
+    void *q = vx_alloc(new_n, size);
+    if (!q)
+        return NULL;
+    if (p) {
+        memcpy(q, p, (old_n < new_n ? old_n : new_n) * size);
+        free(p);
+    }
+    return q;
+}
+
+void vx_free(void *p) { free(p); }
+
+void *vx_alloc_big(size_t n, size_t size)
+{
+    size_t bytes;
+    if (!vx_mul_ok(n, size, &bytes) || bytes < VX_HUGE_PAGE)
+        return vx_alloc(n, size);
+    if (bytes > (SIZE_MAX >> 1)) {
+        vx_fail(VINDEX_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    /* Aligned to a huge page and rounded up to whole ones, so that the kernel can
+     * back it with 2 MiB pages: streaming and random access into big vector and
+     * graph arrays costs less with fewer TLB misses. The hint is ignored where
+     * unsupported. */
+    size_t rounded = (bytes + VX_HUGE_PAGE - 1) / VX_HUGE_PAGE * VX_HUGE_PAGE;
+    void *p = aligned_alloc(VX_HUGE_PAGE, rounded);
+    if (!p) {
+        vx_fail(VINDEX_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return p;
+}

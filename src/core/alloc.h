@@ -1,0 +1,27 @@
+/* Every allocation of the library goes through these, so that size arithmetic is
+ * checked in one place and a failure-injection hook can be added here. The
+ * allocating functions set the last error on failure. */
+#ifndef VX_ALLOC_H
+#define VX_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* a*b, or false when it overflows size_t. */
+static inline bool vx_mul_ok(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Cache-line aligned (64 bytes) memory; n * size bytes, checked. NULL with
+ * VINDEX_ERR_NOMEM recorded on failure or overflow. */
+void *vx_alloc(size_t n, size_t size);
+void *vx_calloc(size_t n, size_t size);
+/* Resizes a vx_alloc'd block from old_n to new_n elements, keeping the prefix. */
+void *vx_realloc(void *p, size_t old_n, size_t new_n, size_t size);
+void vx_free(void *p);
+
+/* Large arrays: like vx_alloc, and asks the kernel for huge pages. */
+void *vx_alloc_big(size_t n, size_t size);
+
+#endif

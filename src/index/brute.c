@@ -1,0 +1,305 @@
+#include "brute.h"
+
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "../core/selector.h"
+#include "../core/threads.h"
+#include "../core/topk.h"
+#include "../simd/kernels.h"
+
+/* Block sizes. A BLAS tile of 256 x 1024 scores (1 MiB) stays in L2 while its
+ * rows go through the heaps; the SIMD tile (4 queries x 256 vectors) in L1. */
+enum { BLAS_QB = 256, BLAS_DB = 1024, SIMD_QB = 4, SIMD_DB = 256 };
+
+static atomic_size_t blas_threshold = 20;
+
+VINDEX_API void vindex_set_blas_threshold(size_t nq) { atomic_store(&blas_threshold, nq); }
+VINDEX_API size_t vindex_get_blas_threshold(void) { return atomic_load(&blas_threshold); }
+
+typedef struct job {
+    const vx_brute *b;
+    const float *queries;
+    size_t nq, k;
+    bool blas;
+    size_t qb, db;                  /* block sizes */
+    size_t nqblocks, nseg, seg_len; /* database segments of seg_len vectors */
+    const float *base_norms;        /* L2 with BLAS */
+    float *query_norms;             /* L2 with BLAS: added to scores at the end */
+    float *tiles;                   /* one qb x db tile per worker */
+    /* k-NN: heaps of query i in segment s; written straight into the output
+     * when there is one segment. */
+    float *out_dis;
+    vindex_id *out_ids;
+    float *seg_dis;
+    vindex_id *seg_ids;
+    /* range */
+    float radius;
+    vx_range_list *lists;
+    atomic_int status;
+} job;
+
+/* Scores of queries [q0, q0+nqb) against vectors [j0, j0+nbb): smaller is
+ * better. L2 via BLAS leaves out |x|^2 (constant per query, added at the end);
+ * IP scores are negated inner products. */
+static void score_tile(const job *jb, size_t q0, size_t nqb, size_t j0, size_t nbb, float *tile)
+{
+    const vx_brute *b = jb->b;
+    const size_t d = (size_t)b->d;
+    const float *x = jb->queries + q0 * d, *y = b->base + j0 * d;
+    const bool l2 = b->metric == VINDEX_METRIC_L2;
+    if (jb->blas) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nqb, (int)nbb, (int)d,
+                    l2 ? -2.0f : -1.0f, x, (int)d, y, (int)d, 0.0f, tile, (int)nbb);
+        if (l2) {
+            const float *yn = jb->base_norms + j0;
+            for (size_t a = 0; a < nqb; a++) {
+                float *row = tile + a * nbb;
+                for (size_t j = 0; j < nbb; j++)
+                    row[j] += yn[j];
+            }
+        }
+    } else if (l2) {
+        vx_kernels()->l2sqr_tile(tile, x, nqb, y, d, nbb);
+    } else {
+        vx_kernels()->inner_product_tile(tile, x, nqb, y, d, nbb);
+        for (size_t i = 0; i < nqb * nbb; i++)
+            tile[i] = -tile[i];
+    }
+}
+
+static void heap_of(const job *jb, size_t query, size_t seg, float **dis, vindex_id **ids)
+{
+    if (jb->nseg == 1) {
+        *dis = jb->out_dis + query * jb->k;
+        *ids = jb->out_ids + query * jb->k;
+    } else {
+        size_t at = (query * jb->nseg + seg) * jb->k;
+        *dis = jb->seg_dis + at;
+        *ids = jb->seg_ids + at;
+    }
+}
+
+static void block_range(const job *jb, size_t task, size_t *q0, size_t *nqb, size_t *j0,
+                        size_t *j1)
+{
+    size_t qblock = task / jb->nseg, seg = task % jb->nseg;
+    *q0 = qblock * jb->qb;
+    *nqb = jb->nq - *q0 < jb->qb ? jb->nq - *q0 : jb->qb;
+    *j0 = seg * jb->seg_len;
+    *j1 = *j0 + jb->seg_len < jb->b->nb ? *j0 + jb->seg_len : jb->b->nb;
+}
+
+static void knn_task(void *ctx, size_t task, int worker)
+{
+    job *jb = ctx;
+    const vx_brute *b = jb->b;
+    size_t q0, nqb, j0, j1, seg = task % jb->nseg;
+    block_range(jb, task, &q0, &nqb, &j0, &j1);
+    float *tile = jb->tiles + (size_t)worker * jb->qb * jb->db;
+    for (size_t a = 0; a < nqb; a++) {
+        float *hd;
+        vindex_id *hi;
+        heap_of(jb, q0 + a, seg, &hd, &hi);
+        vx_heap_init(hd, hi, jb->k);
+    }
+    for (size_t jb0 = j0; jb0 < j1; jb0 += jb->db) {
+        size_t nbb = j1 - jb0 < jb->db ? j1 - jb0 : jb->db;
+        score_tile(jb, q0, nqb, jb0, nbb, tile);
+        for (size_t a = 0; a < nqb; a++) {
+            float *hd;
+            vindex_id *hi;
+            heap_of(jb, q0 + a, seg, &hd, &hi);
+            const float *row = tile + a * nbb;
+            if (!b->sel) {
+                vx_heap_push_block(hd, hi, jb->k, row, nbb, (vindex_id)jb0);
+                continue;
+            }
+            for (size_t j = 0; j < nbb; j++)
+                if (vindex_selector_contains(b->sel, (vindex_id)(jb0 + j)))
+                    vx_heap_push(hd, hi, jb->k, row[j], (vindex_id)(jb0 + j));
+        }
+    }
+}
+
+static void range_task(void *ctx, size_t task, int worker)
+{
+    job *jb = ctx;
+    const vx_brute *b = jb->b;
+    size_t q0, nqb, j0, j1;
+    block_range(jb, task, &q0, &nqb, &j0, &j1);
+    float *tile = jb->tiles + (size_t)worker * jb->qb * jb->db;
+    const bool l2 = b->metric == VINDEX_METRIC_L2;
+    for (size_t jb0 = j0; jb0 < j1; jb0 += jb->db) {
+        size_t nbb = j1 - jb0 < jb->db ? j1 - jb0 : jb->db;
+        score_tile(jb, q0, nqb, jb0, nbb, tile);
+        for (size_t a = 0; a < nqb; a++) {
+            const float *row = tile + a * nbb;
+            float offset = jb->query_norms ? jb->query_norms[q0 + a] : 0.0f;
+            vx_range_list *list = &jb->lists[q0 + a];
+            for (size_t j = 0; j < nbb; j++) {
+                vindex_id id = (vindex_id)(jb0 + j);
+                float dis = l2 ? row[j] + offset : -row[j];
+                bool hit = l2 ? dis < jb->radius : dis > jb->radius;
+                if (!hit || !vx_selected(b->sel, id))
+                    continue;
+                if (l2 && dis < 0)
+                    dis = 0; /* rounding in the norm expansion */
+                if (vx_range_push(list, dis, id) != VINDEX_OK) {
+                    atomic_store(&jb->status, VINDEX_ERR_NOMEM);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/* Sets up blocks, norms and scratch. `segments_allowed` is false for range
+ * search, whose per-query lists must each belong to one task. */
+static vindex_status job_init(job *jb, const vx_brute *b, size_t nq, const float *queries,
+                              size_t k, bool segments_allowed, int nthreads, float **owned_norms)
+{
+    memset(jb, 0, sizeof *jb);
+    jb->b = b;
+    jb->queries = queries;
+    jb->nq = nq;
+    jb->k = k;
+    jb->blas = nq >= atomic_load(&blas_threshold);
+    jb->qb = jb->blas ? BLAS_QB : SIMD_QB;
+    jb->db = jb->blas ? BLAS_DB : SIMD_DB;
+    jb->nqblocks = (nq + jb->qb - 1) / jb->qb;
+    size_t ndb = (b->nb + jb->db - 1) / jb->db;
+    /* Split the database only as much as it takes to give every thread work.
+     * Segments are whole blocks, so the scores do not change with the split. */
+    size_t nseg = 1;
+    if (segments_allowed && nthreads > 1 && jb->nqblocks < 2 * (size_t)nthreads) {
+        nseg = (2 * (size_t)nthreads + jb->nqblocks - 1) / jb->nqblocks;
+        if (nseg > ndb)
+            nseg = ndb ? ndb : 1;
+    }
+    size_t blocks_per_seg = (ndb + nseg - 1) / nseg;
+    if (blocks_per_seg == 0)
+        blocks_per_seg = 1;
+    jb->seg_len = blocks_per_seg * jb->db;
+    jb->nseg = (b->nb + jb->seg_len - 1) / jb->seg_len;
+    if (jb->nseg == 0)
+        jb->nseg = 1;
+    atomic_init(&jb->status, VINDEX_OK);
+
+    *owned_norms = NULL;
+    if (jb->blas && b->metric == VINDEX_METRIC_L2) {
+        vx_blas_single_thread();
+        jb->base_norms = b->base_norms;
+        if (!jb->base_norms) {
+            *owned_norms = vx_alloc(b->nb ? b->nb : 1, sizeof(float));
+            if (!*owned_norms)
+                return VINDEX_ERR_NOMEM;
+            vx_norms_sqr(*owned_norms, b->base, (size_t)b->d, b->nb);
+            jb->base_norms = *owned_norms;
+        }
+        jb->query_norms = vx_alloc(nq, sizeof(float));
+        if (!jb->query_norms)
+            return VINDEX_ERR_NOMEM;
+        vx_norms_sqr(jb->query_norms, queries, (size_t)b->d, nq);
+    } else if (jb->blas) {
+        vx_blas_single_thread();
+    }
+    jb->tiles = vx_alloc((size_t)nthreads * jb->qb, jb->db * sizeof(float));
+    if (!jb->tiles)
+        return VINDEX_ERR_NOMEM;
+    return VINDEX_OK;
+}
+
+static void job_free(job *jb, float *owned_norms)
+{
+    vx_free(owned_norms);
+    vx_free(jb->query_norms);
+    vx_free(jb->tiles);
+    vx_free(jb->seg_dis);
+    vx_free(jb->seg_ids);
+}
+
+/* Turns sorted BLAS scores into squared distances. Rounding in the norm
+ * expansion can make a distance slightly negative; clamping those to 0 can tie
+ * neighbours, so restore the smaller-id-first order among them. */
+static void add_query_norm(float *dis, vindex_id *ids, size_t k, float query_norm)
+{
+    for (size_t j = 0; j < k; j++) {
+        float v = dis[j] + query_norm;
+        dis[j] = v < 0 ? 0 : v;
+    }
+    for (size_t j = 1; j < k && dis[j] == 0; j++)
+        for (size_t i = j; i > 0 && (uint64_t)ids[i] < (uint64_t)ids[i - 1]; i--) {
+            vindex_id t = ids[i];
+            ids[i] = ids[i - 1];
+            ids[i - 1] = t;
+        }
+}
+
+vindex_status vx_brute_knn(const vx_brute *b, size_t nq, const float *queries, size_t k,
+                           float *distances, vindex_id *labels)
+{
+    int nthreads = vx_num_threads();
+    float *owned_norms;
+    job jb;
+    vindex_status st = job_init(&jb, b, nq, queries, k, true, nthreads, &owned_norms);
+    if (st != VINDEX_OK)
+        goto done;
+    jb.out_dis = distances;
+    jb.out_ids = labels;
+    if (jb.nseg > 1) {
+        size_t n;
+        if (!vx_mul_ok(nq * jb.nseg, k, &n)) {
+            st = vx_fail(VINDEX_ERR_NOMEM, "search: nq * k too large");
+            goto done;
+        }
+        jb.seg_dis = vx_alloc(n, sizeof(float));
+        jb.seg_ids = vx_alloc(n, sizeof(vindex_id));
+        if (!jb.seg_dis || !jb.seg_ids) {
+            st = VINDEX_ERR_NOMEM;
+            goto done;
+        }
+    }
+    vx_parallel_for(jb.nqblocks * jb.nseg, nthreads, knn_task, &jb);
+
+    for (size_t i = 0; i < nq; i++) {
+        float *dis = distances + i * k;
+        vindex_id *ids = labels + i * k;
+        if (jb.nseg > 1) {
+            vx_heap_init(dis, ids, k);
+            for (size_t s = 0; s < jb.nseg; s++) {
+                size_t at = (i * jb.nseg + s) * k;
+                vx_heap_merge(dis, ids, k, jb.seg_dis + at, jb.seg_ids + at);
+            }
+        }
+        vx_topk_finish(dis, ids, k, b->metric);
+        if (jb.query_norms)
+            add_query_norm(dis, ids, k, jb.query_norms[i]);
+    }
+done:
+    job_free(&jb, owned_norms);
+    return st;
+}
+
+vindex_status vx_brute_range(const vx_brute *b, size_t nq, const float *queries, float radius,
+                             vx_range_list *lists)
+{
+    int nthreads = vx_num_threads();
+    float *owned_norms;
+    job jb;
+    vindex_status st = job_init(&jb, b, nq, queries, 1, false, nthreads, &owned_norms);
+    if (st == VINDEX_OK) {
+        jb.radius = radius;
+        jb.lists = lists;
+        vx_parallel_for(jb.nqblocks * jb.nseg, nthreads, range_task, &jb);
+        st = (vindex_status)atomic_load(&jb.status);
+        if (st != VINDEX_OK)
+            vx_fail(st, "range_search: out of memory for results");
+    }
+    job_free(&jb, owned_norms);
+    return st;
+}

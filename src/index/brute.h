@@ -1,0 +1,33 @@
+/*
+ * Exact k-NN and range search over a contiguous block of vectors: the engine of
+ * IndexFlat and vindex_knn, and later of coarse quantizers and k-means
+ * assignment.
+ *
+ * Large query batches go through BLAS sgemm (scores = |y|^2 - 2<x,y>, the query
+ * norm added at the end), small ones through the SIMD tile kernels. Work is cut
+ * into (query block, database segment) tasks with per-task heaps merged at the
+ * end; block sizes are fixed, so every (query, vector) score, and hence every
+ * result, is the same whatever the thread count.
+ */
+#ifndef VX_BRUTE_H
+#define VX_BRUTE_H
+
+#include "../core/range.h"
+#include "vindex.h"
+
+typedef struct vx_brute {
+    const float *base;          /* nb vectors of d floats */
+    size_t nb;
+    int d;
+    vindex_metric metric;
+    const float *base_norms;    /* |y|^2 of each vector for L2, or NULL to compute */
+    const vindex_selector *sel; /* applied to positions 0..nb-1; NULL = all */
+} vx_brute;
+
+vindex_status vx_brute_knn(const vx_brute *b, size_t nq, const float *queries, size_t k,
+                           float *distances, vindex_id *labels);
+
+vindex_status vx_brute_range(const vx_brute *b, size_t nq, const float *queries, float radius,
+                             vx_range_list *lists);
+
+#endif

@@ -1,0 +1,17 @@
+/* IndexFlat: vectors stored as they are, searched exactly. */
+#ifndef VX_FLAT_H
+#define VX_FLAT_H
+
+#include <stddef.h>
+
+#include "vindex.h"
+
+/* The stored vectors (ntotal x d), for composites and quantizers that scan a
+ * flat index directly; NULL when ix is not a flat index. */
+const float *vx_flat_vectors(const vindex *ix);
+
+/* Makes a flat index a read-only view of n caller-owned vectors (NULL ends the
+ * view). The view is searchable; it must not be added to or removed from. */
+void vx_flat_borrow(vindex *ix, const float *vectors, size_t n);
+
+#endif

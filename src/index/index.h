@@ -1,0 +1,74 @@
+/*
+ * The inside of an index: a common header (struct vindex) that every family
+ * embeds as its first member, and an ops table through which the public API
+ * dispatches after validating arguments once (api.c). A family leaves an op NULL
+ * when it lacks it; the API then answers VINDEX_ERR_UNSUPPORTED with a message.
+ *
+ * Ops receive arguments already checked: non-NULL buffers, n > 0, finite
+ * vectors, k >= 1, sizes that do not overflow, an index that is trained when the
+ * op needs it and not empty for searches. Composite indexes (IDMap, and later
+ * IVF, Refine, PreTransform) call their parts through the vx_index_* helpers
+ * below, which skip the validation.
+ */
+#ifndef VX_INDEX_H
+#define VX_INDEX_H
+
+#include <stdbool.h>
+
+#include "../core/range.h"
+#include "vindex.h"
+
+typedef struct vx_index_ops {
+    const char *type_name; /* Faiss class name */
+    /* NULL: the family needs no training (train is a no-op). */
+    vindex_status (*train)(vindex *ix, size_t n, const float *x);
+    /* ids == NULL: labels continue from ntotal. ids != NULL only when
+     * supports_ids. Must add all n or nothing. */
+    vindex_status (*add)(vindex *ix, size_t n, const float *x, const vindex_id *ids);
+    bool supports_ids;
+    vindex_status (*search)(const vindex *ix, size_t nq, const float *q, size_t k,
+                            const vindex_search_params *p, float *distances, vindex_id *labels);
+    /* Appends each query's hits to lists[i]; api.c sorts and packs them. */
+    vindex_status (*range_search)(const vindex *ix, size_t nq, const float *q, float radius,
+                                  const vindex_search_params *p, vx_range_list *lists);
+    vindex_status (*reconstruct)(const vindex *ix, vindex_id id, float *out);
+    vindex_status (*remove_ids)(vindex *ix, const vindex_selector *sel, size_t *n_removed);
+    void (*reset)(vindex *ix);
+    void (*destroy)(vindex *ix);
+    size_t (*memory_bytes)(const vindex *ix);
+    /* NULL or VINDEX_ERR_NOT_FOUND for names the family does not know. */
+    vindex_status (*set_param)(vindex *ix, const char *name, double value);
+    vindex_status (*get_param)(const vindex *ix, const char *name, double *value);
+} vx_index_ops;
+
+struct vindex {
+    const vx_index_ops *ops;
+    int d;
+    vindex_metric metric;
+    int64_t ntotal;
+    bool is_trained;
+};
+
+/* Fills the common header. */
+void vx_index_init(vindex *ix, const vx_index_ops *ops, int d, vindex_metric metric,
+                   bool is_trained);
+
+/* Unchecked dispatch for composites; an op that is NULL gives UNSUPPORTED. */
+vindex_status vx_index_train(vindex *ix, size_t n, const float *x);
+vindex_status vx_index_add(vindex *ix, size_t n, const float *x, const vindex_id *ids);
+vindex_status vx_index_search(const vindex *ix, size_t nq, const float *q, size_t k,
+                              const vindex_search_params *p, float *distances, vindex_id *labels);
+vindex_status vx_index_range_search(const vindex *ix, size_t nq, const float *q, float radius,
+                                    const vindex_search_params *p, vx_range_list *lists);
+vindex_status vx_index_reconstruct(const vindex *ix, vindex_id id, float *out);
+vindex_status vx_index_remove_ids(vindex *ix, const vindex_selector *sel, size_t *n_removed);
+vindex_status vx_index_unsupported(const vindex *ix, const char *op);
+
+/* Checks the arguments every constructor takes; sets *out = NULL. */
+vindex_status vx_check_new_args(vindex **out, int d, vindex_metric metric, const char *what);
+
+/* Fills nq rows of k results with the "no result" padding for the metric. */
+void vx_fill_empty_results(size_t nq, size_t k, vindex_metric metric, float *distances,
+                           vindex_id *labels);
+
+#endif

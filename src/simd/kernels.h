@@ -1,0 +1,46 @@
+/*
+ * Distance kernels, one implementation per instruction set, picked once at
+ * start-up (see dispatch.c). Everything that computes float distances calls
+ * through vx_kernels(); the files dist_<isa>.c are the only ones compiled with
+ * ISA flags.
+ *
+ * Layout conventions: a block of vectors is row-major and contiguous, vector j
+ * at y + j*d. No alignment is required and any d >= 1 works.
+ */
+#ifndef VX_KERNELS_H
+#define VX_KERNELS_H
+
+#include <stddef.h>
+
+typedef struct vx_kernel_table {
+    const char *name; /* "scalar", "avx2", "avx512" */
+    float (*l2sqr)(const float *x, const float *y, size_t d);
+    float (*inner_product)(const float *x, const float *y, size_t d);
+    float (*norm_sqr)(const float *x, size_t d);
+    /* One query against ny vectors: out[j] = dist(x, y_j). */
+    void (*l2sqr_ny)(float *out, const float *x, const float *y, size_t d, size_t ny);
+    void (*inner_product_ny)(float *out, const float *x, const float *y, size_t d, size_t ny);
+    /* A block of nq queries against ny vectors: out[i*ny + j] = dist(x_i, y_j).
+     * Each y_j is loaded once for several queries. */
+    void (*l2sqr_tile)(float *out, const float *x, size_t nq, const float *y, size_t d, size_t ny);
+    void (*inner_product_tile)(float *out, const float *x, size_t nq, const float *y, size_t d,
+                               size_t ny);
+} vx_kernel_table;
+
+/* The table in use (chosen once, thread-safe). */
+const vx_kernel_table *vx_kernels(void);
+
+/* The table for a named level, or NULL when this build or this CPU lacks it.
+ * For tests that compare every level against the scalar code. */
+const vx_kernel_table *vx_kernels_for(const char *level);
+
+extern const vx_kernel_table vx_kernels_scalar;
+#if defined(__x86_64__) || defined(_M_X64)
+extern const vx_kernel_table vx_kernels_avx2;
+extern const vx_kernel_table vx_kernels_avx512;
+#endif
+
+/* Squared norms of n vectors: out[i] = |x_i|^2. */
+void vx_norms_sqr(float *out, const float *x, size_t d, size_t n);
+
+#endif

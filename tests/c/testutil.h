@@ -1,0 +1,35 @@
+/* Shared helpers for the C tests: data generators and a reference brute force
+ * written independently of the library (plain loops, double precision). */
+#ifndef VX_TESTUTIL_H
+#define VX_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "vindex.h"
+
+/* Deterministic uniform floats in [0, 1). */
+uint64_t tu_rand_next(uint64_t *state);
+float tu_uniform(uint64_t *state);
+float *tu_random_vectors(size_t n, int d, uint64_t seed);
+/* n points around `nclusters` random centres (Gaussian, sd 0.05 in a unit cube). */
+float *tu_clustered_vectors(size_t n, int d, int nclusters, uint64_t seed);
+
+/* The k nearest by plain loops: ties by smaller id, pads -1 / +-inf. */
+void tu_reference_knn(const float *q, size_t nq, const float *x, size_t nx, int d, size_t k,
+                      vindex_metric metric, float *dist, vindex_id *ids);
+
+double tu_distance(const float *a, const float *b, int d, vindex_metric metric);
+
+#define ASSERT_OK(call)                                                                        \
+    do {                                                                                       \
+        vindex_status st_ = (call);                                                            \
+        if (st_ != VINDEX_OK)                                                                  \
+            fail_msg("%s failed: %s", #call, vindex_last_error());                             \
+    } while (0)
+
+#endif
