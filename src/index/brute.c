@@ -144,11 +144,12 @@ static void range_task(void *ctx, size_t task, int worker)
             for (size_t j = 0; j < nbb; j++) {
                 vindex_id id = (vindex_id)(jb0 + j);
                 float dis = l2 ? row[j] + offset : -row[j];
+                if (l2 && dis < 0)
+                    dis = 0; /* rounding in the norm expansion; before the test, so that
+                              * radius 0 finds nothing, as "distance < radius" says */
                 bool hit = l2 ? dis < jb->radius : dis > jb->radius;
                 if (!hit || !vx_selected(b->sel, id))
                     continue;
-                if (l2 && dis < 0)
-                    dis = 0; /* rounding in the norm expansion */
                 if (vx_range_push(list, dis, id) != VINDEX_OK) {
                     atomic_store(&jb->status, VINDEX_ERR_NOMEM);
                     return;
