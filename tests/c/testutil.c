@@ -78,3 +78,60 @@ void tu_reference_knn(const float *q, size_t nq, const float *x, size_t nx, int 
     }
     free(best);
 }
+
+size_t tu_check_knn(const float *q, size_t nq, const float *x, size_t nx, int d, size_t k,
+                    vindex_metric metric, const float *dist, const vindex_id *labels,
+                    const float *ref_dist, const vindex_id *ref_ids, size_t ref_k, double rtol)
+{
+    const int l2 = metric == VINDEX_METRIC_L2;
+    double maxn2 = 0;
+    for (size_t p = 0; p < nx; p++) {
+        double n2 = 0;
+        for (int j = 0; j < d; j++)
+            n2 += (double)x[p * (size_t)d + j] * x[p * (size_t)d + j];
+        if (n2 > maxn2)
+            maxn2 = n2;
+    }
+    size_t near_ties = 0;
+    for (size_t i = 0; i < nq; i++) {
+        const float *qi = q + i * (size_t)d;
+        double qn2 = 0;
+        for (int j = 0; j < d; j++)
+            qn2 += (double)qi[j] * qi[j];
+        double mag = l2 ? qn2 + maxn2 : sqrt(qn2 * maxn2);
+        const float *di = dist + i * k;
+        const vindex_id *li = labels + i * k;
+        for (size_t r = 0; r < k; r++) {
+            if (r >= nx) {
+                if (li[r] != -1 || !isinf(di[r]) || (l2 ? di[r] < 0 : di[r] > 0))
+                    fail_msg("query %zu rank %zu: expected padding (-1, %sinf), got (%lld, %g)", i,
+                             r, l2 ? "+" : "-", (long long)li[r], (double)di[r]);
+                continue;
+            }
+            double want = ref_dist[i * ref_k + r];
+            double tol = rtol * fabs(want) + 1e-5 * mag + 1e-30;
+            if (li[r] < 0 || (size_t)li[r] >= nx)
+                fail_msg("query %zu rank %zu: label %lld out of range (nx %zu)", i, r,
+                         (long long)li[r], nx);
+            for (size_t s = 0; s < r; s++)
+                if (li[s] == li[r])
+                    fail_msg("query %zu: label %lld returned twice", i, (long long)li[r]);
+            if (!(fabs(di[r] - want) <= tol))
+                fail_msg("query %zu rank %zu: distance %.9g, reference %.9g (tol %.3g)", i, r,
+                         (double)di[r], want, tol);
+            if (r > 0 && (l2 ? di[r] < di[r - 1] : di[r] > di[r - 1]))
+                fail_msg("query %zu: rank %zu (%.9g) is nearer than rank %zu (%.9g)", i, r,
+                         (double)di[r], r - 1, (double)di[r - 1]);
+            if (li[r] != ref_ids[i * ref_k + r]) {
+                double truth = tu_distance(qi, x + (size_t)li[r] * (size_t)d, d, metric);
+                if (!(fabs(truth - want) <= tol))
+                    fail_msg("query %zu rank %zu: label %lld (true distance %.9g) instead of %lld "
+                             "(%.9g), not a near-tie (tol %.3g)",
+                             i, r, (long long)li[r], truth, (long long)ref_ids[i * ref_k + r],
+                             want, tol);
+                near_ties++;
+            }
+        }
+    }
+    return near_ties;
+}

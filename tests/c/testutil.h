@@ -25,6 +25,20 @@ void tu_reference_knn(const float *q, size_t nq, const float *x, size_t nx, int 
 
 double tu_distance(const float *a, const float *b, int d, vindex_metric metric);
 
+/* Checks a k-NN result whose labels are positions in x (nx vectors) against a
+ * reference from tu_reference_knn with ref_k >= k columns (its first k columns
+ * are the k-NN). Per rank r of each query: the distance matches the reference
+ * within tolerance; the label is the reference's, or (a near-tie) a different
+ * valid label whose true distance is within tolerance of the reference's at
+ * rank r; labels in a row are distinct; rows are sorted nearest first; ranks
+ * past nx are padded with -1 and +inf (L2) / -inf (IP). The tolerance is
+ * rtol * |reference distance| plus 1e-5 times the magnitude of the terms
+ * (|q|^2 + max |x|^2 for L2, |q| * max |x| for IP). Fails the test otherwise;
+ * returns the number of accepted near-tie mismatches. */
+size_t tu_check_knn(const float *q, size_t nq, const float *x, size_t nx, int d, size_t k,
+                    vindex_metric metric, const float *dist, const vindex_id *labels,
+                    const float *ref_dist, const vindex_id *ref_ids, size_t ref_k, double rtol);
+
 #define ASSERT_OK(call)                                                                        \
     do {                                                                                       \
         vindex_status st_ = (call);                                                            \
