@@ -271,9 +271,11 @@ VINDEX_API vindex_status vindex_reconstruct_n(const vindex *ix, vindex_id i0, si
     vindex_status st = check_index(ix, "reconstruct_n");
     if (st)
         return st;
-    size_t elems;
-    if (!vx_mul_ok(n, (size_t)ix->d, &elems))
-        return vx_fail(VINDEX_ERR_INVALID, "reconstruct_n: %zu vectors overflow", n);
+    size_t elems, bytes;
+    if (!vx_mul_ok(n, (size_t)ix->d, &elems) || !vx_mul_ok(elems, sizeof(float), &bytes) ||
+        bytes > (SIZE_MAX >> 1))
+        return vx_fail(VINDEX_ERR_INVALID, "reconstruct_n: %zu vectors of dimension %d overflow",
+                       n, ix->d);
     if (n > 0 && !out)
         return vx_fail(VINDEX_ERR_INVALID, "reconstruct_n: out is NULL");
     if (i0 < 0 || n > (size_t)(INT64_MAX - i0))

@@ -23,6 +23,13 @@ VINDEX_API vindex_status vindex_knn(size_t nq, const float *queries, size_t nb, 
         vindex_free(view);
         return vx_fail(VINDEX_ERR_INVALID, "knn: base is NULL");
     }
+    size_t elems, bytes;
+    if (!vx_mul_ok(nb, (size_t)d, &elems) || !vx_mul_ok(elems, sizeof(float), &bytes) ||
+        bytes > (SIZE_MAX >> 1)) {
+        vindex_free(view);
+        return vx_fail(VINDEX_ERR_INVALID, "knn: %zu base vectors of dimension %d overflow", nb,
+                       d);
+    }
     vx_flat_borrow(view, base, nb);
     st = vindex_search(view, nq, queries, k, NULL, distances, labels);
     vx_flat_borrow(view, NULL, 0);
@@ -37,8 +44,9 @@ VINDEX_API vindex_status vindex_normalize_l2(size_t n, int d, float *x)
         return vx_fail(VINDEX_ERR_INVALID, "normalize_L2: dimension %d must be positive", d);
     if (n > 0 && !x)
         return vx_fail(VINDEX_ERR_INVALID, "normalize_L2: x is NULL");
-    size_t elems;
-    if (!vx_mul_ok(n, (size_t)d, &elems))
+    size_t elems, bytes;
+    if (!vx_mul_ok(n, (size_t)d, &elems) || !vx_mul_ok(elems, sizeof(float), &bytes) ||
+        bytes > (SIZE_MAX >> 1))
         return vx_fail(VINDEX_ERR_INVALID, "normalize_L2: %zu x %d overflows", n, d);
     float (*norm)(const float *, size_t) = vx_kernels()->norm_sqr;
     for (size_t i = 0; i < n; i++) {
