@@ -1,19 +1,30 @@
-# A thin wrapper over CMake. `make` builds everything into build/, `make test`
-# builds and runs every test, `make check-sanitize` runs the C tests under
-# ASan + UBSan in build-asan/.
+# A thin wrapper over CMake. `make` builds everything into build/ and the Python
+# extension in place (python/vindex/_vindex*.so), `make test` builds and runs
+# every test (C through ctest, Python through pytest), `make check-sanitize`
+# runs the C tests under ASan + UBSan in build-asan/.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+# The interpreter with Debian's numpy and pytest (another python3 may come first
+# on PATH).
+PYTHON ?= /usr/bin/python3
 
-.PHONY: all build test check-sanitize demo install clean
+.PHONY: all build python test check-sanitize demo install clean
 
 all: build
 
-build:
+build: python
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The Python extension, built in place so that `PYTHONPATH=python $(PYTHON)`
+# imports vindex; setuptools' objects go under $(BUILD)/.
+python:
+	$(PYTHON) setup.py -q build_ext --inplace -j $(JOBS) \
+	  --build-temp $(BUILD)/python-temp --build-lib $(BUILD)/python-lib
+
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	PYTHONPATH=python $(PYTHON) -m pytest -q tests/python
 
 check-sanitize:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVINDEX_SANITIZE=ON

@@ -1,0 +1,1334 @@
+/*
+ * _vindex: the CPython extension under the `vindex` package.
+ *
+ * A thin layer over the public C API (include/vindex.h) and nothing else. The
+ * Faiss-compatible classes live in __init__.py and subclass the three types
+ * defined here:
+ *
+ *   Index         a handle on one `vindex *`; the methods are the C calls, named
+ *                 with a leading underscore (_search, _add, ...), taking arrays
+ *                 through the buffer protocol (PEP 3118).
+ *   Selector      a handle on one `vindex_selector *` (IDSelector* classes).
+ *   SearchParams  a `vindex_search_params` plus the selector it points to.
+ *
+ * Arrays. Every array argument must be C-contiguous with the exact item type:
+ * float32 (format 'f') for vectors and distances, int64 ('q' or 'l', 8 bytes)
+ * for ids. The Python layer converts with numpy before calling; the checks here
+ * (format, itemsize, dimensions, shape) are what turn a wrong input into a
+ * message that names the fix, so they stay even though numpy already converted.
+ *
+ * Errors. A failed call raises with vindex_last_error(): VINDEX_ERR_INVALID
+ * and VINDEX_ERR_DIM raise vindex.ArgumentError (a subclass of both ValueError
+ * and RuntimeError, so that Faiss code catching RuntimeError still works),
+ * VINDEX_ERR_NOMEM raises MemoryError, anything else RuntimeError.
+ *
+ * The GIL is released around every call into the library that can take time.
+ * Releasing it lets two Python threads use one index at once, which the C API
+ * allows only for const calls; so each index tree (a wrapper and the indexes it
+ * owns) has a readers-writer lock: search, range_search and reconstruct share
+ * it, add, train, remove_ids, reset and set_param take it alone. A thread never
+ * blocks on that lock while it holds the GIL (try first, else release the GIL
+ * and wait), so the two locks cannot deadlock.
+ *
+ * Ownership. A composite index (IndexIDMap, later IVF over a quantizer) owns
+ * its sub-index in C. When the C constructor succeeds, the Python object of the
+ * sub-index stops owning its `vindex *`: it keeps the pointer, holds a strong
+ * reference to the index that owns it now (its "owner"), and refuses calls that
+ * would change it behind the wrapper's back. The index is freed exactly once,
+ * by the owner's dealloc.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vindex.h"
+
+static PyObject *ArgumentError; /* vindex.ArgumentError(ValueError, RuntimeError) */
+
+/* ------------------------------------------------------------------------- */
+/* Errors                                                                     */
+/* ------------------------------------------------------------------------- */
+
+/* Raises the Python exception for a failed library call; returns NULL. Must be
+ * called on the thread that made the call (the message is thread-local). */
+static PyObject *raise_status(vindex_status st)
+{
+    const char *msg = vindex_last_error();
+    if (!msg || !*msg)
+        msg = vindex_status_string(st);
+    PyObject *type;
+    switch (st) {
+    case VINDEX_ERR_INVALID:
+    case VINDEX_ERR_DIM: type = ArgumentError; break;
+    case VINDEX_ERR_NOMEM: type = PyExc_MemoryError; break;
+    default: type = PyExc_RuntimeError; break;
+    }
+    PyErr_SetString(type, msg);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Buffers                                                                    */
+/* ------------------------------------------------------------------------- */
+
+enum item { ITEM_F32, ITEM_I64, ITEM_U8 };
+
+static const char *item_name(enum item t)
+{
+    return t == ITEM_F32 ? "float32" : t == ITEM_I64 ? "int64" : "uint8";
+}
+
+static const char *item_dtype(enum item t)
+{
+    return t == ITEM_F32 ? "'float32'" : t == ITEM_I64 ? "'int64'" : "'uint8'";
+}
+
+/* Whether the buffer holds items of type t in native byte order. */
+static int item_ok(const Py_buffer *v, enum item t)
+{
+    const char *f = v->format ? v->format : "B";
+    if (*f == '@' || *f == '=')
+        f++;
+#if PY_LITTLE_ENDIAN
+    else if (*f == '<')
+        f++;
+#else
+    else if (*f == '>' || *f == '!')
+        f++;
+#endif
+    if (f[0] == '\0' || f[1] != '\0')
+        return 0;
+    switch (t) {
+    case ITEM_F32: return v->itemsize == 4 && f[0] == 'f';
+    case ITEM_I64: return v->itemsize == 8 && (f[0] == 'q' || f[0] == 'l');
+    case ITEM_U8: return v->itemsize == 1 && (f[0] == 'B' || f[0] == 'b' || f[0] == 'c');
+    }
+    return 0;
+}
+
+/* The shapes get_array() accepts. */
+enum shape {
+    SHAPE_1D,  /* a flat array of items */
+    SHAPE_ROWS, /* 2-d, `width` columns of vector components (width < 0: any) */
+    SHAPE_OUT,  /* 2-d output of `width` = k columns */
+    SHAPE_1D_OR_ROWS /* 1-d (one vector) or 2-d (rows), any width */
+};
+
+/*
+ * Gets a C-contiguous buffer of items of type t from obj into *v and checks its
+ * shape. Returns the number of rows (SHAPE_1D: of items; a 1-d array under
+ * SHAPE_1D_OR_ROWS counts as 1 row), or -1 with an exception set and no buffer
+ * held. `op` and `what` name the call and the argument in messages ("search",
+ * "queries").
+ */
+static Py_ssize_t get_array(PyObject *obj, Py_buffer *v, enum item t, int writable,
+                            enum shape shape, Py_ssize_t width, const char *op, const char *what)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, v, flags) < 0) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_Format(ArgumentError,
+                     "%s: %s must be a %sC-contiguous %s array (np.ascontiguousarray(x, "
+                     "dtype=%s)); got %.80s (%S)",
+                     op, what, writable ? "writable " : "", item_name(t), item_dtype(t),
+                     Py_TYPE(obj)->tp_name, value ? value : Py_None);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return -1;
+    }
+    if (!item_ok(v, t)) {
+        PyErr_Format(ArgumentError,
+                     "%s: %s must hold %s items, got format '%s' with %zd-byte items; convert "
+                     "with np.ascontiguousarray(x, dtype=%s)",
+                     op, what, item_name(t), v->format ? v->format : "B", v->itemsize,
+                     item_dtype(t));
+        goto fail;
+    }
+    switch (shape) {
+    case SHAPE_1D:
+        if (v->ndim == 1)
+            return v->shape[0];
+        PyErr_Format(ArgumentError, "%s: %s must be a 1-d array, got %d dimensions", op, what,
+                     v->ndim);
+        goto fail;
+    case SHAPE_1D_OR_ROWS:
+        if (v->ndim == 1)
+            return 1;
+        if (v->ndim == 2)
+            return v->shape[0];
+        PyErr_Format(ArgumentError, "%s: %s must be a 1-d or 2-d array, got %d dimensions", op,
+                     what, v->ndim);
+        goto fail;
+    case SHAPE_ROWS:
+        if (v->ndim != 2) {
+            if (v->ndim == 1 && width >= 0)
+                PyErr_Format(ArgumentError,
+                             "%s: %s must be a 2-d array of shape (n, %zd), got a 1-d array "
+                             "of shape (%zd,); for a single vector use x.reshape(1, -1)",
+                             op, what, width, v->shape[0]);
+            else
+                PyErr_Format(ArgumentError,
+                             "%s: %s must be a 2-d array (one vector per row), got %d "
+                             "dimension%s",
+                             op, what, v->ndim, v->ndim == 1 ? "" : "s");
+            goto fail;
+        }
+        if (width >= 0 && v->shape[1] != width) {
+            PyErr_Format(ArgumentError,
+                         "%s: %s have %zd components but %s=%zd; pass an array of shape "
+                         "(n, %zd)",
+                         op, what, v->shape[1], strcmp(op, "knn") ? "the index has d" : "xb has d",
+                         width, width);
+            goto fail;
+        }
+        return v->shape[0];
+    case SHAPE_OUT:
+        if (v->ndim == 2 && v->shape[1] == width)
+            return v->shape[0];
+        PyErr_Format(ArgumentError, "%s: %s must be a 2-d array of shape (n, k=%zd)", op, what,
+                     width);
+        goto fail;
+    }
+fail:
+    PyBuffer_Release(v);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Selector                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    vindex_selector *sel;
+    PyObject *inner; /* the selector a NOT selector refers to (kept alive) */
+} SelectorObject;
+
+static PyTypeObject SelectorType;
+
+static PyObject *Selector_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    return type->tp_alloc(type, 0); /* zeroed: sel = NULL until an _init_* call */
+}
+
+static int Selector_traverse(SelectorObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->inner);
+    return 0;
+}
+
+static int Selector_clear(SelectorObject *self)
+{
+    /* The inner object stays alive as long as sel may point into it. */
+    if (self->sel) {
+        vindex_selector_free(self->sel);
+        self->sel = NULL;
+    }
+    Py_CLEAR(self->inner);
+    return 0;
+}
+
+static void Selector_dealloc(SelectorObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Selector_clear(self);
+    tp->tp_free((PyObject *)self);
+}
+
+static int selector_fresh(SelectorObject *self)
+{
+    if (self->sel) {
+        PyErr_SetString(PyExc_RuntimeError, "selector is already initialised");
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *Selector_init_range(SelectorObject *self, PyObject *args)
+{
+    long long lo, hi;
+    if (!PyArg_ParseTuple(args, "LL:_init_range", &lo, &hi) || !selector_fresh(self))
+        return NULL;
+    vindex_status st = vindex_selector_range(&self->sel, lo, hi);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *Selector_init_batch(SelectorObject *self, PyObject *ids)
+{
+    if (!selector_fresh(self))
+        return NULL;
+    Py_buffer v;
+    Py_ssize_t n = get_array(ids, &v, ITEM_I64, 0, SHAPE_1D, -1, "IDSelectorBatch", "ids");
+    if (n < 0)
+        return NULL;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_selector_batch(&self->sel, (size_t)n, v.buf);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *Selector_init_bitmap(SelectorObject *self, PyObject *args)
+{
+    Py_ssize_t nbits;
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "nO:_init_bitmap", &nbits, &obj) || !selector_fresh(self))
+        return NULL;
+    Py_buffer v;
+    Py_ssize_t nbytes = get_array(obj, &v, ITEM_U8, 0, SHAPE_1D, -1, "IDSelectorBitmap", "bitmap");
+    if (nbytes < 0)
+        return NULL;
+    if (nbits < 0 || (size_t)nbits > (size_t)nbytes * 8) {
+        PyBuffer_Release(&v);
+        return PyErr_Format(ArgumentError,
+                            "IDSelectorBitmap: %zd bits do not fit a bitmap of %zd bytes", nbits,
+                            nbytes);
+    }
+    vindex_status st = vindex_selector_bitmap(&self->sel, (size_t)nbits, v.buf);
+    PyBuffer_Release(&v);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *Selector_init_not(SelectorObject *self, PyObject *inner)
+{
+    if (!selector_fresh(self))
+        return NULL;
+    if (!PyObject_TypeCheck(inner, &SelectorType) || !((SelectorObject *)inner)->sel)
+        return PyErr_Format(PyExc_TypeError, "IDSelectorNot: expected an IDSelector, got %.80s",
+                            Py_TYPE(inner)->tp_name);
+    vindex_status st = vindex_selector_not(&self->sel, ((SelectorObject *)inner)->sel);
+    if (st)
+        return raise_status(st);
+    self->inner = Py_NewRef(inner);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Selector_is_member(SelectorObject *self, PyObject *arg)
+{
+    long long id = PyLong_AsLongLong(arg);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    if (!self->sel)
+        return PyErr_Format(PyExc_RuntimeError, "selector is not initialised");
+    return PyBool_FromLong(vindex_selector_contains(self->sel, id));
+}
+
+static PyMethodDef Selector_methods[] = {
+    {"_init_range", (PyCFunction)Selector_init_range, METH_VARARGS,
+     "_init_range(lo, hi): select ids in [lo, hi)."},
+    {"_init_batch", (PyCFunction)Selector_init_batch, METH_O,
+     "_init_batch(ids): select the ids of a 1-d int64 buffer (copied)."},
+    {"_init_bitmap", (PyCFunction)Selector_init_bitmap, METH_VARARGS,
+     "_init_bitmap(nbits, bitmap): id i is selected when bit i%8 of bitmap[i//8] is set."},
+    {"_init_not", (PyCFunction)Selector_init_not, METH_O,
+     "_init_not(inner): select every id that inner does not."},
+    {"is_member", (PyCFunction)Selector_is_member, METH_O,
+     "is_member(id) -> bool: whether the selector selects id."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SelectorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "vindex._vindex.Selector",
+    .tp_doc = "Base of the IDSelector classes: a handle on a vindex_selector.",
+    .tp_basicsize = sizeof(SelectorObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = Selector_new,
+    .tp_dealloc = (destructor)Selector_dealloc,
+    .tp_traverse = (traverseproc)Selector_traverse,
+    .tp_clear = (inquiry)Selector_clear,
+    .tp_methods = Selector_methods,
+};
+
+/* ------------------------------------------------------------------------- */
+/* SearchParams                                                               */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    vindex_search_params p; /* p.sel mirrors `sel` */
+    PyObject *sel;          /* a Selector or NULL */
+} ParamsObject;
+
+static PyTypeObject ParamsType;
+
+static PyObject *Params_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    ParamsObject *self = (ParamsObject *)type->tp_alloc(type, 0);
+    if (self)
+        vindex_search_params_init(&self->p);
+    return (PyObject *)self;
+}
+
+static int Params_traverse(ParamsObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->sel);
+    return 0;
+}
+
+static int Params_clear(ParamsObject *self)
+{
+    self->p.sel = NULL;
+    Py_CLEAR(self->sel);
+    return 0;
+}
+
+static void Params_dealloc(ParamsObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Params_clear(self);
+    tp->tp_free((PyObject *)self);
+}
+
+static PyObject *Params_get_int(ParamsObject *self, void *off)
+{
+    return PyLong_FromLong(*(int *)((char *)&self->p + (size_t)off));
+}
+
+static int Params_set_int(ParamsObject *self, PyObject *value, void *off)
+{
+    if (!value) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete a search parameter");
+        return -1;
+    }
+    long v = PyLong_AsLong(value);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < 0 || v > INT_MAX) {
+        PyErr_Format(ArgumentError, "search parameter %ld must be in [0, %d] (0: the index's own)",
+                     v, INT_MAX);
+        return -1;
+    }
+    *(int *)((char *)&self->p + (size_t)off) = (int)v;
+    return 0;
+}
+
+static PyObject *Params_get_k_factor(ParamsObject *self, void *c)
+{
+    return PyFloat_FromDouble(self->p.k_factor);
+}
+
+static int Params_set_k_factor(ParamsObject *self, PyObject *value, void *c)
+{
+    if (!value) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete a search parameter");
+        return -1;
+    }
+    double v = PyFloat_AsDouble(value);
+    if (v == -1.0 && PyErr_Occurred())
+        return -1;
+    if (!(v >= 0) || v > 1e30) {
+        PyErr_Format(ArgumentError, "k_factor %R must be a positive number (0: the index's own)",
+                     value);
+        return -1;
+    }
+    self->p.k_factor = (float)v;
+    return 0;
+}
+
+static PyObject *Params_get_sel(ParamsObject *self, void *c)
+{
+    return Py_NewRef(self->sel ? self->sel : Py_None);
+}
+
+static int Params_set_sel(ParamsObject *self, PyObject *value, void *c)
+{
+    if (!value || value == Py_None) {
+        Params_clear(self);
+        return 0;
+    }
+    if (!PyObject_TypeCheck(value, &SelectorType) || !((SelectorObject *)value)->sel) {
+        PyErr_Format(PyExc_TypeError, "sel must be an IDSelector (or None), got %.80s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    Py_XSETREF(self->sel, Py_NewRef(value));
+    self->p.sel = ((SelectorObject *)value)->sel;
+    return 0;
+}
+
+static PyGetSetDef Params_getset[] = {
+    {"nprobe", (getter)Params_get_int, (setter)Params_set_int,
+     "IVF: inverted lists to visit (0: the index's nprobe).",
+     (void *)offsetof(vindex_search_params, nprobe)},
+    {"efSearch", (getter)Params_get_int, (setter)Params_set_int,
+     "HNSW: size of the candidate list (0: the index's efSearch).",
+     (void *)offsetof(vindex_search_params, ef_search)},
+    {"k_factor", (getter)Params_get_k_factor, (setter)Params_set_k_factor,
+     "Refine: re-rank k * k_factor candidates (0: the index's k_factor).", NULL},
+    {"sel", (getter)Params_get_sel, (setter)Params_set_sel,
+     "An IDSelector: only the ids it selects are returned (None: all).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ParamsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "vindex._vindex.SearchParams",
+    .tp_doc = "Base of the SearchParameters classes: a vindex_search_params.",
+    .tp_basicsize = sizeof(ParamsObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = Params_new,
+    .tp_dealloc = (destructor)Params_dealloc,
+    .tp_traverse = (traverseproc)Params_traverse,
+    .tp_clear = (inquiry)Params_clear,
+    .tp_getset = Params_getset,
+};
+
+/* A private copy of the parameters for one call, holding a reference to the
+ * selector so that `params.sel = other` in another thread cannot free it while
+ * the call runs. Returns 0, or -1 with TypeError set. */
+static int params_take(PyObject *obj, vindex_search_params *out, PyObject **hold,
+                       const vindex_search_params **use)
+{
+    *hold = NULL;
+    *use = NULL;
+    if (obj == Py_None)
+        return 0;
+    if (!PyObject_TypeCheck(obj, &ParamsType)) {
+        PyErr_Format(PyExc_TypeError,
+                     "params must be a SearchParameters object (or None), got %.80s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    ParamsObject *po = (ParamsObject *)obj;
+    *out = po->p;
+    *hold = Py_XNewRef(po->sel);
+    *use = out;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Index                                                                      */
+/* ------------------------------------------------------------------------- */
+
+typedef struct IndexObject {
+    PyObject_HEAD
+    vindex *ix;
+    /* NULL: this object owns ix. Else the Index that owns it now (a strong
+     * reference), and ix points into that index's tree. */
+    PyObject *owner;
+    pthread_rwlock_t lock; /* guards the tree when owner is NULL */
+} IndexObject;
+
+static PyTypeObject IndexType;
+
+static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    IndexObject *self = (IndexObject *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#ifdef PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+    /* Writers are not starved by a stream of searches; we never nest locks. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    int rc = pthread_rwlock_init(&self->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc) {
+        /* No usable lock: free the object without running dealloc. */
+        type->tp_free((PyObject *)self);
+        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE)
+            Py_DECREF(type); /* the reference tp_alloc took */
+        errno = rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return (PyObject *)self;
+}
+
+static int Index_traverse(IndexObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->owner);
+    return 0;
+}
+
+/* Breaks reference cycles (a wrapper whose attribute holds its sub-index, whose
+ * owner is the wrapper). A borrowed handle forgets its pointer before letting go
+ * of the owner that keeps it valid; an owned index is freed in dealloc. */
+static int Index_clear(IndexObject *self)
+{
+    if (self->owner) {
+        self->ix = NULL;
+        Py_CLEAR(self->owner);
+    }
+    return 0;
+}
+
+static void Index_dealloc(IndexObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->owner)
+        Index_clear(self);
+    else if (self->ix) {
+        /* Nothing else can use the tree: every borrowed handle holds a reference
+         * to us. Large indexes take a while to free: let other threads run. */
+        vindex *ix = self->ix;
+        self->ix = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        vindex_free(ix);
+        Py_END_ALLOW_THREADS
+    }
+    pthread_rwlock_destroy(&self->lock);
+    tp->tp_free((PyObject *)self);
+}
+
+/* The object whose lock guards self's tree (self, or the top of its owners). */
+static IndexObject *root_of(IndexObject *self)
+{
+    while (self->owner)
+        self = (IndexObject *)self->owner;
+    return self;
+}
+
+static PyObject *not_ready(IndexObject *self)
+{
+    return PyErr_Format(PyExc_RuntimeError,
+                        "%.80s is not initialised (its __init__ did not run, or the index "
+                        "that owned it was freed)",
+                        Py_TYPE(self)->tp_name);
+}
+
+/*
+ * Takes the tree's lock, shared or exclusive, with the GIL held on entry and on
+ * return; returns the root whose lock is held, or NULL with an exception. A
+ * contended lock is waited for with the GIL released; if the tree changed owner
+ * meanwhile (the index was wrapped), the wait starts over on the new root.
+ * `write` also refuses a borrowed handle: changing a sub-index behind its
+ * wrapper would break the wrapper (its id map, its counts).
+ */
+static IndexObject *index_lock(IndexObject *self, int write, const char *op)
+{
+    if (!self->ix)
+        return (IndexObject *)not_ready(self);
+    if (write && self->owner) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "%s: this %s is owned by the %s that wraps it; call %s on the wrapper",
+                     op, vindex_type_name(self->ix),
+                     vindex_type_name(root_of(self)->ix), op);
+        return NULL;
+    }
+    for (;;) {
+        IndexObject *root = root_of(self);
+        pthread_rwlock_t *l = &root->lock;
+        int rc = write ? pthread_rwlock_trywrlock(l) : pthread_rwlock_tryrdlock(l);
+        if (rc == 0)
+            return root;
+        if (rc != EBUSY) {
+            errno = rc;
+            return (IndexObject *)PyErr_SetFromErrno(PyExc_OSError);
+        }
+        Py_INCREF(root);
+        Py_BEGIN_ALLOW_THREADS
+        if (write)
+            pthread_rwlock_wrlock(l);
+        else
+            pthread_rwlock_rdlock(l);
+        Py_END_ALLOW_THREADS
+        int same = root_of(self) == root && self->ix != NULL;
+        if (same) {
+            Py_DECREF(root); /* still referenced: self's owners lead to it */
+            return root;
+        }
+        pthread_rwlock_unlock(l);
+        Py_DECREF(root);
+        if (!self->ix)
+            return (IndexObject *)not_ready(self);
+        if (write && self->owner) /* wrapped while we waited */
+            return index_lock(self, write, op);
+    }
+}
+
+static void index_unlock(IndexObject *root) { pthread_rwlock_unlock(&root->lock); }
+
+/* ---- properties ---------------------------------------------------------- */
+
+static PyObject *Index_get_d(IndexObject *self, void *c)
+{
+    if (!self->ix)
+        return not_ready(self);
+    return PyLong_FromLong(vindex_d(self->ix)); /* fixed at construction */
+}
+
+static PyObject *Index_get_ntotal(IndexObject *self, void *c)
+{
+    IndexObject *root = index_lock(self, 0, "ntotal");
+    if (!root)
+        return NULL;
+    int64_t n = vindex_ntotal(self->ix);
+    index_unlock(root);
+    return PyLong_FromLongLong(n);
+}
+
+static PyObject *Index_get_is_trained(IndexObject *self, void *c)
+{
+    IndexObject *root = index_lock(self, 0, "is_trained");
+    if (!root)
+        return NULL;
+    int t = vindex_is_trained(self->ix);
+    index_unlock(root);
+    return PyBool_FromLong(t);
+}
+
+static PyObject *Index_get_metric(IndexObject *self, void *c)
+{
+    if (!self->ix)
+        return not_ready(self);
+    return PyLong_FromLong((long)vindex_metric_type(self->ix));
+}
+
+static PyObject *Index_get_type_name(IndexObject *self, void *c)
+{
+    if (!self->ix)
+        return not_ready(self);
+    return PyUnicode_FromString(vindex_type_name(self->ix));
+}
+
+static PyObject *Index_get_owned(IndexObject *self, void *c)
+{
+    return PyBool_FromLong(self->ix && !self->owner);
+}
+
+static PyObject *Index_get_memory_bytes(IndexObject *self, void *c)
+{
+    IndexObject *root = index_lock(self, 0, "memory_bytes");
+    if (!root)
+        return NULL;
+    size_t n = vindex_memory_bytes(self->ix);
+    index_unlock(root);
+    return PyLong_FromSize_t(n);
+}
+
+static PyGetSetDef Index_getset[] = {
+    {"d", (getter)Index_get_d, NULL, "Dimension of the vectors.", NULL},
+    {"ntotal", (getter)Index_get_ntotal, NULL, "Number of vectors in the index.", NULL},
+    {"is_trained", (getter)Index_get_is_trained, NULL,
+     "Whether the index is ready for add and search (train() first if not).", NULL},
+    {"_metric", (getter)Index_get_metric, NULL, "The C vindex_metric value.", NULL},
+    {"_type_name", (getter)Index_get_type_name, NULL, "The C family name (\"IndexFlat\").",
+     NULL},
+    {"_owned", (getter)Index_get_owned, NULL,
+     "True when this object owns its index (False once a wrapper took it).", NULL},
+    {"memory_bytes", (getter)Index_get_memory_bytes, NULL,
+     "Bytes held by the index (vectors, ids, codes, graph).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+/* ---- constructors -------------------------------------------------------- */
+/* Each family adds one _init_* method here: parse, call the C constructor,
+ * keep the result (adopt() for sub-indexes the new index now owns). */
+
+static int index_fresh(IndexObject *self)
+{
+    if (self->ix) {
+        PyErr_SetString(PyExc_RuntimeError, "index is already initialised");
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *Index_init_flat(IndexObject *self, PyObject *args)
+{
+    int d, metric;
+    if (!PyArg_ParseTuple(args, "ii:_init_flat", &d, &metric) || !index_fresh(self))
+        return NULL;
+    vindex_status st = vindex_flat_new(&self->ix, d, (vindex_metric)metric);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* Checks that `obj` is an Index that can be handed to a new owner, and takes
+ * its lock exclusively (released by adopt_finish). */
+static IndexObject *adopt_begin(IndexObject *self, PyObject *obj, const char *op)
+{
+    if (!PyObject_TypeCheck(obj, &IndexType)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected an Index to wrap, got %.80s", op,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    IndexObject *sub = (IndexObject *)obj;
+    if (sub == self) {
+        PyErr_Format(ArgumentError, "%s: an index cannot wrap itself", op);
+        return NULL;
+    }
+    if (sub->ix && sub->owner) {
+        PyErr_Format(ArgumentError,
+                     "%s: this %s already belongs to a %s; create a new index to wrap", op,
+                     vindex_type_name(sub->ix), vindex_type_name(root_of(sub)->ix));
+        return NULL;
+    }
+    return index_lock(sub, 1, op) ? sub : NULL;
+}
+
+/* After the C constructor: on success the sub-index's object stops owning its
+ * pointer and keeps the new owner alive instead. */
+static void adopt_finish(IndexObject *self, IndexObject *sub, int success)
+{
+    if (success)
+        sub->owner = Py_NewRef((PyObject *)self);
+    pthread_rwlock_unlock(&sub->lock);
+}
+
+static PyObject *Index_init_idmap(IndexObject *self, PyObject *args)
+{
+    PyObject *obj;
+    int two;
+    if (!PyArg_ParseTuple(args, "Op:_init_idmap", &obj, &two) || !index_fresh(self))
+        return NULL;
+    const char *op = two ? "IndexIDMap2" : "IndexIDMap";
+    IndexObject *sub = adopt_begin(self, obj, op);
+    if (!sub)
+        return NULL;
+    vindex *ix = NULL;
+    vindex_status st = two ? vindex_idmap2_new(&ix, sub->ix) : vindex_idmap_new(&ix, sub->ix);
+    if (!st)
+        self->ix = ix;
+    adopt_finish(self, sub, st == VINDEX_OK);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static PyObject *Index_train(IndexObject *self, PyObject *x)
+{
+    if (!self->ix)
+        return not_ready(self);
+    Py_buffer v;
+    Py_ssize_t n = get_array(x, &v, ITEM_F32, 0, SHAPE_ROWS, vindex_d(self->ix), "train", "the vectors");
+    if (n < 0)
+        return NULL;
+    IndexObject *root = index_lock(self, 1, "train");
+    if (!root) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_train(self->ix, (size_t)n, v.buf);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *Index_add(IndexObject *self, PyObject *x)
+{
+    if (!self->ix)
+        return not_ready(self);
+    Py_buffer v;
+    Py_ssize_t n = get_array(x, &v, ITEM_F32, 0, SHAPE_ROWS, vindex_d(self->ix), "add", "the vectors");
+    if (n < 0)
+        return NULL;
+    IndexObject *root = index_lock(self, 1, "add");
+    if (!root) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_add(self->ix, (size_t)n, v.buf);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *Index_add_with_ids(IndexObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "_add_with_ids(x, ids) takes 2 arguments");
+    if (!self->ix)
+        return not_ready(self);
+    Py_buffer v, iv;
+    Py_ssize_t n =
+        get_array(args[0], &v, ITEM_F32, 0, SHAPE_ROWS, vindex_d(self->ix), "add_with_ids",
+                  "the vectors");
+    if (n < 0)
+        return NULL;
+    Py_ssize_t nid = get_array(args[1], &iv, ITEM_I64, 0, SHAPE_1D, -1, "add_with_ids", "ids");
+    if (nid < 0) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    PyObject *ret = NULL;
+    if (nid != n) {
+        PyErr_Format(ArgumentError,
+                     "add_with_ids: got %zd ids for %zd vectors; pass one int64 id per vector",
+                     nid, n);
+        goto out;
+    }
+    IndexObject *root = index_lock(self, 1, "add_with_ids");
+    if (!root)
+        goto out;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_add_with_ids(self->ix, (size_t)n, v.buf, iv.buf);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&v);
+    PyBuffer_Release(&iv);
+    return ret;
+}
+
+/* _search(x, k, params, D, I): the hot path, kept to buffer checks and one call. */
+static PyObject *Index_search(IndexObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5)
+        return PyErr_Format(PyExc_TypeError, "_search(x, k, params, D, I) takes 5 arguments");
+    if (!self->ix)
+        return not_ready(self);
+    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    if (k <= 0)
+        return PyErr_Format(ArgumentError, "search: k must be at least 1, got %zd", k);
+    Py_buffer xv, dv, lv;
+    Py_ssize_t n = get_array(args[0], &xv, ITEM_F32, 0, SHAPE_ROWS, vindex_d(self->ix), "search",
+                             "the queries");
+    if (n < 0)
+        return NULL;
+    Py_ssize_t nd = get_array(args[3], &dv, ITEM_F32, 1, SHAPE_OUT, k, "search", "D");
+    if (nd < 0) {
+        PyBuffer_Release(&xv);
+        return NULL;
+    }
+    PyObject *ret = NULL, *hold = NULL;
+    Py_ssize_t nl = get_array(args[4], &lv, ITEM_I64, 1, SHAPE_OUT, k, "search", "I");
+    if (nl < 0) {
+        PyBuffer_Release(&dv);
+        PyBuffer_Release(&xv);
+        return NULL;
+    }
+    if (nd != n || nl != n) {
+        PyErr_Format(ArgumentError, "search: D and I must have shape (%zd, %zd)", n, k);
+        goto out;
+    }
+    vindex_search_params pcopy;
+    const vindex_search_params *p;
+    if (params_take(args[2], &pcopy, &hold, &p) < 0)
+        goto out;
+    IndexObject *root = index_lock(self, 0, "search");
+    if (!root)
+        goto out;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_search(self->ix, (size_t)n, xv.buf, (size_t)k, p, dv.buf, lv.buf);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    Py_XDECREF(hold);
+    PyBuffer_Release(&lv);
+    PyBuffer_Release(&dv);
+    PyBuffer_Release(&xv);
+    return ret;
+}
+
+/* _range_search(x, radius, params) -> (lims, D, I) as bytearrays of uint64,
+ * float32 and int64 items (numpy views them without a copy). */
+static PyObject *Index_range_search(IndexObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "_range_search(x, radius, params) takes 3 arguments");
+    if (!self->ix)
+        return not_ready(self);
+    double radius = PyFloat_AsDouble(args[1]);
+    if (radius == -1.0 && PyErr_Occurred())
+        return NULL;
+    Py_buffer xv;
+    Py_ssize_t n =
+        get_array(args[0], &xv, ITEM_F32, 0, SHAPE_ROWS, vindex_d(self->ix), "range_search",
+                  "the queries");
+    if (n < 0)
+        return NULL;
+    PyObject *ret = NULL, *hold = NULL;
+    vindex_search_params pcopy;
+    const vindex_search_params *p;
+    vindex_range_result *res = NULL;
+    if (params_take(args[2], &pcopy, &hold, &p) < 0)
+        goto out;
+    IndexObject *root = index_lock(self, 0, "range_search");
+    if (!root)
+        goto out;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_range_search(self->ix, (size_t)n, xv.buf, (float)radius, p, &res);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    if (st) {
+        raise_status(st);
+        goto out;
+    }
+    size_t total = res->lims[res->nq];
+    _Static_assert(sizeof(size_t) == 8, "lims are returned as uint64");
+    PyObject *lims = PyByteArray_FromStringAndSize((const char *)res->lims,
+                                                   (Py_ssize_t)((res->nq + 1) * sizeof(size_t)));
+    PyObject *dist = PyByteArray_FromStringAndSize((const char *)res->distances,
+                                                   (Py_ssize_t)(total * sizeof(float)));
+    PyObject *lab = PyByteArray_FromStringAndSize((const char *)res->labels,
+                                                  (Py_ssize_t)(total * sizeof(vindex_id)));
+    if (lims && dist && lab)
+        ret = PyTuple_Pack(3, lims, dist, lab);
+    Py_XDECREF(lims);
+    Py_XDECREF(dist);
+    Py_XDECREF(lab);
+out:
+    vindex_range_result_free(res);
+    Py_XDECREF(hold);
+    PyBuffer_Release(&xv);
+    return ret;
+}
+
+/* _reconstruct(key, out): out is a writable float32 buffer of d items. */
+static PyObject *Index_reconstruct(IndexObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "_reconstruct(key, out) takes 2 arguments");
+    if (!self->ix)
+        return not_ready(self);
+    long long key = PyLong_AsLongLong(args[0]);
+    if (key == -1 && PyErr_Occurred())
+        return NULL;
+    Py_buffer ov;
+    Py_ssize_t n = get_array(args[1], &ov, ITEM_F32, 1, SHAPE_1D, -1, "reconstruct", "x");
+    if (n < 0)
+        return NULL;
+    PyObject *ret = NULL;
+    if (n != vindex_d(self->ix)) {
+        PyErr_Format(ArgumentError, "reconstruct: x must have d=%d items, got %zd",
+                     vindex_d(self->ix), n);
+        goto out;
+    }
+    IndexObject *root = index_lock(self, 0, "reconstruct");
+    if (!root)
+        goto out;
+    vindex_status st = vindex_reconstruct(self->ix, key, ov.buf); /* one vector: quick */
+    index_unlock(root);
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&ov);
+    return ret;
+}
+
+/* _reconstruct_n(i0, n, out): out is a writable float32 (n, d) buffer. */
+static PyObject *Index_reconstruct_n(IndexObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return PyErr_Format(PyExc_TypeError, "_reconstruct_n(i0, n, out) takes 3 arguments");
+    if (!self->ix)
+        return not_ready(self);
+    long long i0 = PyLong_AsLongLong(args[0]);
+    if (i0 == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (n < 0)
+        return PyErr_Format(ArgumentError, "reconstruct_n: ni %zd is negative", n);
+    Py_buffer ov;
+    Py_ssize_t rows =
+        get_array(args[2], &ov, ITEM_F32, 1, SHAPE_ROWS, vindex_d(self->ix), "reconstruct_n", "x");
+    if (rows < 0)
+        return NULL;
+    PyObject *ret = NULL;
+    if (rows != n) {
+        PyErr_Format(ArgumentError, "reconstruct_n: x must have %zd rows, got %zd", n, rows);
+        goto out;
+    }
+    IndexObject *root = index_lock(self, 0, "reconstruct_n");
+    if (!root)
+        goto out;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_reconstruct_n(self->ix, i0, (size_t)n, ov.buf);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&ov);
+    return ret;
+}
+
+static PyObject *Index_remove_ids(IndexObject *self, PyObject *sel)
+{
+    if (!self->ix)
+        return not_ready(self);
+    if (!PyObject_TypeCheck(sel, &SelectorType) || !((SelectorObject *)sel)->sel)
+        return PyErr_Format(PyExc_TypeError, "remove_ids: expected an IDSelector, got %.80s",
+                            Py_TYPE(sel)->tp_name);
+    IndexObject *root = index_lock(self, 1, "remove_ids");
+    if (!root)
+        return NULL;
+    size_t removed = 0;
+    vindex_status st;
+    const vindex_selector *s = ((SelectorObject *)sel)->sel; /* sel is referenced by our caller */
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_remove_ids(self->ix, s, &removed);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    return st ? raise_status(st) : PyLong_FromSize_t(removed);
+}
+
+static PyObject *Index_reset(IndexObject *self, PyObject *unused)
+{
+    IndexObject *root = index_lock(self, 1, "reset");
+    if (!root)
+        return NULL;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_reset(self->ix);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *Index_set_param(IndexObject *self, PyObject *args)
+{
+    const char *name;
+    double value;
+    if (!PyArg_ParseTuple(args, "sd:_set_param", &name, &value))
+        return NULL;
+    IndexObject *root = index_lock(self, 1, "set_param");
+    if (!root)
+        return NULL;
+    vindex_status st = vindex_set_param(self->ix, name, value);
+    index_unlock(root);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *Index_get_param(IndexObject *self, PyObject *arg)
+{
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (!name)
+        return NULL;
+    IndexObject *root = index_lock(self, 0, "get_param");
+    if (!root)
+        return NULL;
+    double value = 0;
+    vindex_status st = vindex_get_param(self->ix, name, &value);
+    index_unlock(root);
+    return st ? raise_status(st) : PyFloat_FromDouble(value);
+}
+
+static PyMethodDef Index_methods[] = {
+    {"_init_flat", (PyCFunction)Index_init_flat, METH_VARARGS,
+     "_init_flat(d, c_metric): vindex_flat_new."},
+    {"_init_idmap", (PyCFunction)Index_init_idmap, METH_VARARGS,
+     "_init_idmap(sub, two): vindex_idmap_new / vindex_idmap2_new; takes sub's index."},
+    {"_train", (PyCFunction)Index_train, METH_O, "_train(x): vindex_train."},
+    {"_add", (PyCFunction)Index_add, METH_O, "_add(x): vindex_add."},
+    {"_add_with_ids", (PyCFunction)(void (*)(void))Index_add_with_ids, METH_FASTCALL,
+     "_add_with_ids(x, ids): vindex_add_with_ids."},
+    {"_search", (PyCFunction)(void (*)(void))Index_search, METH_FASTCALL,
+     "_search(x, k, params, D, I): vindex_search into D (n, k) float32 and I (n, k) int64."},
+    {"_range_search", (PyCFunction)(void (*)(void))Index_range_search, METH_FASTCALL,
+     "_range_search(x, radius, params) -> (lims, D, I) bytearrays."},
+    {"_reconstruct", (PyCFunction)(void (*)(void))Index_reconstruct, METH_FASTCALL,
+     "_reconstruct(key, out): vindex_reconstruct."},
+    {"_reconstruct_n", (PyCFunction)(void (*)(void))Index_reconstruct_n, METH_FASTCALL,
+     "_reconstruct_n(i0, n, out): vindex_reconstruct_n."},
+    {"_remove_ids", (PyCFunction)Index_remove_ids, METH_O,
+     "_remove_ids(selector) -> int: vindex_remove_ids."},
+    {"_reset", (PyCFunction)Index_reset, METH_NOARGS, "_reset(): vindex_reset."},
+    {"_set_param", (PyCFunction)Index_set_param, METH_VARARGS,
+     "_set_param(name, value): vindex_set_param."},
+    {"_get_param", (PyCFunction)Index_get_param, METH_O,
+     "_get_param(name) -> float: vindex_get_param."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject IndexType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "vindex._vindex.Index",
+    .tp_doc = "Base of the Index classes: a handle on a vindex.",
+    .tp_basicsize = sizeof(IndexObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = Index_new,
+    .tp_dealloc = (destructor)Index_dealloc,
+    .tp_traverse = (traverseproc)Index_traverse,
+    .tp_clear = (inquiry)Index_clear,
+    .tp_methods = Index_methods,
+    .tp_getset = Index_getset,
+};
+
+/* ------------------------------------------------------------------------- */
+/* Module functions                                                           */
+/* ------------------------------------------------------------------------- */
+
+/* knn(xq, xb, k, c_metric, D, I) */
+static PyObject *mod_knn(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6)
+        return PyErr_Format(PyExc_TypeError, "knn(xq, xb, k, metric, D, I) takes 6 arguments");
+    Py_ssize_t k = PyLong_AsSsize_t(args[2]);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    long metric = PyLong_AsLong(args[3]);
+    if (metric == -1 && PyErr_Occurred())
+        return NULL;
+    if (k <= 0)
+        return PyErr_Format(ArgumentError, "knn: k must be at least 1, got %zd", k);
+    Py_buffer bv, qv, dv, lv;
+    Py_ssize_t nb = get_array(args[1], &bv, ITEM_F32, 0, SHAPE_ROWS, -1, "knn", "xb");
+    if (nb < 0)
+        return NULL;
+    Py_ssize_t d = bv.shape[1];
+    PyObject *ret = NULL;
+    if (d <= 0 || d > INT_MAX) {
+        PyBuffer_Release(&bv);
+        return PyErr_Format(ArgumentError, "knn: xb has %zd components per vector", d);
+    }
+    Py_ssize_t nq = get_array(args[0], &qv, ITEM_F32, 0, SHAPE_ROWS, d, "knn", "xq");
+    if (nq < 0) {
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    if (get_array(args[4], &dv, ITEM_F32, 1, SHAPE_OUT, k, "knn", "D") < 0)
+        goto out2;
+    if (get_array(args[5], &lv, ITEM_I64, 1, SHAPE_OUT, k, "knn", "I") < 0)
+        goto out1;
+    if (dv.shape[0] != nq || lv.shape[0] != nq) {
+        PyErr_Format(ArgumentError, "knn: D and I must have shape (%zd, %zd)", nq, k);
+        goto out;
+    }
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_knn((size_t)nq, qv.buf, (size_t)nb, bv.buf, (int)d, (size_t)k,
+                    (vindex_metric)metric, dv.buf, lv.buf);
+    Py_END_ALLOW_THREADS
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&lv);
+out1:
+    PyBuffer_Release(&dv);
+out2:
+    PyBuffer_Release(&qv);
+    PyBuffer_Release(&bv);
+    return ret;
+}
+
+/* normalize_L2(x): in place, x a writable float32 buffer of 1 or 2 dimensions. */
+static PyObject *mod_normalize_L2(PyObject *m, PyObject *x)
+{
+    Py_buffer v;
+    if (get_array(x, &v, ITEM_F32, 1, SHAPE_1D_OR_ROWS, -1, "normalize_L2", "x") < 0)
+        return NULL;
+    size_t n = v.ndim == 2 ? (size_t)v.shape[0] : 1;
+    Py_ssize_t d = v.ndim == 2 ? v.shape[1] : v.shape[0];
+    if (d > INT_MAX) {
+        PyBuffer_Release(&v);
+        return PyErr_Format(ArgumentError, "normalize_L2: %zd components is too many", d);
+    }
+    vindex_status st = VINDEX_OK;
+    if (d > 0 && n > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        st = vindex_normalize_l2(n, (int)d, v.buf);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&v);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *mod_set_num_threads(PyObject *m, PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    vindex_set_num_threads(n > INT_MAX ? INT_MAX : n < INT_MIN ? 0 : (int)n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_get_num_threads(PyObject *m, PyObject *unused)
+{
+    return PyLong_FromLong(vindex_get_num_threads());
+}
+
+static PyObject *mod_set_blas_threshold(PyObject *m, PyObject *arg)
+{
+    size_t n = PyLong_AsSize_t(arg);
+    if (n == (size_t)-1 && PyErr_Occurred())
+        return NULL;
+    vindex_set_blas_threshold(n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_get_blas_threshold(PyObject *m, PyObject *unused)
+{
+    return PyLong_FromSize_t(vindex_get_blas_threshold());
+}
+
+static PyObject *mod_simd_level(PyObject *m, PyObject *unused)
+{
+    return PyUnicode_FromString(vindex_simd_level());
+}
+
+static PyMethodDef module_methods[] = {
+    {"knn", (PyCFunction)(void (*)(void))mod_knn, METH_FASTCALL,
+     "knn(xq, xb, k, c_metric, D, I): vindex_knn into D and I."},
+    {"normalize_L2", (PyCFunction)mod_normalize_L2, METH_O,
+     "normalize_L2(x): scale the rows of a float32 C-contiguous array to unit norm, in place."},
+    {"set_num_threads", (PyCFunction)mod_set_num_threads, METH_O,
+     "set_num_threads(n): threads of the library's pool (n <= 0: the default)."},
+    {"get_num_threads", (PyCFunction)mod_get_num_threads, METH_NOARGS,
+     "get_num_threads() -> int: threads of the library's pool."},
+    {"set_blas_threshold", (PyCFunction)mod_set_blas_threshold, METH_O,
+     "set_blas_threshold(nq): query batches this large use BLAS sgemm."},
+    {"get_blas_threshold", (PyCFunction)mod_get_blas_threshold, METH_NOARGS,
+     "get_blas_threshold() -> int."},
+    {"simd_level", (PyCFunction)mod_simd_level, METH_NOARGS,
+     "simd_level() -> str: \"scalar\", \"avx2\" or \"avx512\"."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "vindex._vindex",
+    .m_doc = "The C extension of vindex: thin handles over the public C API. Use the "
+             "classes of the vindex package instead.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__vindex(void)
+{
+    if (PyType_Ready(&IndexType) < 0 || PyType_Ready(&SelectorType) < 0 ||
+        PyType_Ready(&ParamsType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m)
+        return NULL;
+    PyObject *bases = PyTuple_Pack(2, PyExc_ValueError, PyExc_RuntimeError);
+    if (!bases)
+        goto fail;
+    ArgumentError = PyErr_NewExceptionWithDoc(
+        "vindex.ArgumentError",
+        "A bad argument (wrong shape, dtype, dimension, k, id, ...). A ValueError, and a "
+        "RuntimeError too, so that Faiss code catching RuntimeError still works.",
+        bases, NULL);
+    Py_DECREF(bases);
+    if (!ArgumentError)
+        goto fail;
+    if (PyModule_AddObjectRef(m, "ArgumentError", ArgumentError) < 0 ||
+        PyModule_AddObjectRef(m, "Index", (PyObject *)&IndexType) < 0 ||
+        PyModule_AddObjectRef(m, "Selector", (PyObject *)&SelectorType) < 0 ||
+        PyModule_AddObjectRef(m, "SearchParams", (PyObject *)&ParamsType) < 0 ||
+        PyModule_AddIntConstant(m, "C_METRIC_L2", VINDEX_METRIC_L2) < 0 ||
+        PyModule_AddIntConstant(m, "C_METRIC_INNER_PRODUCT", VINDEX_METRIC_INNER_PRODUCT) < 0 ||
+        PyModule_AddStringConstant(m, "__version__", vindex_version()) < 0)
+        goto fail;
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
+}
