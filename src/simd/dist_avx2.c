@@ -26,6 +26,8 @@ static inline float reduce256(__m256 a)
 #define V_ADD(a, b) _mm256_add_ps(a, b)
 #define V_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define V_REDUCE(a) reduce256(a)
+#define V_SET1(f) _mm256_set1_ps(f)
+#define V_LE_MASK(a, b) ((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_LE_OQ)))
 #define VX_TABLE_NAME vx_kernels_avx2
 #define VX_ISA_NAME "avx2"
 

@@ -14,6 +14,8 @@
 #define V_ADD(a, b) _mm512_add_ps(a, b)
 #define V_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define V_REDUCE(a) _mm512_reduce_add_ps(a)
+#define V_SET1(f) _mm512_set1_ps(f)
+#define V_LE_MASK(a, b) ((unsigned)_mm512_cmp_ps_mask(a, b, _CMP_LE_OQ))
 #define VX_TABLE_NAME vx_kernels_avx512
 #define VX_ISA_NAME "avx512"
 

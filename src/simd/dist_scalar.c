@@ -58,7 +58,17 @@ static void inner_product_tile(float *out, const float *x, size_t nq, const floa
         inner_product_ny(out + i * ny, x + i * d, y, d, ny);
 }
 
+static size_t select_le(uint32_t *idx, const float *score, const float *offset, size_t n,
+                        float threshold)
+{
+    size_t count = 0;
+    for (size_t j = 0; j < n; j++)
+        if (score[j] + (offset ? offset[j] : 0.0f) <= threshold)
+            idx[count++] = (uint32_t)j;
+    return count;
+}
+
 const vx_kernel_table vx_kernels_scalar = {
-    "scalar", l2sqr, inner_product, norm_sqr, l2sqr_ny, inner_product_ny, l2sqr_tile,
-    inner_product_tile,
+    "scalar", l2sqr,      inner_product,      norm_sqr, l2sqr_ny, inner_product_ny,
+    l2sqr_tile, inner_product_tile, select_le,
 };

@@ -7,6 +7,7 @@
  *   V_LOAD_TAIL(p)   masked load of the last d % VW floats (zeros beyond);
  *                    uses a `tail` variable built by V_TAIL_DECL(d)
  *   V_SUB(a, b)      V_FMA(a, b, c) = a*b + c     V_ADD(a, b)  V_REDUCE(a) horizontal sum
+ *   V_SET1(f)        broadcast                    V_LE_MASK(a, b) bit i set when a[i] <= b[i]
  *   VX_TABLE_NAME    the vx_kernel_table to define, VX_ISA_NAME its name string
  *
  * Batched kernels give every (query, vector) pair one accumulator, walked over d
@@ -157,7 +158,28 @@ DEFINE_NY(inner_product_ny, STEP_IP)
 DEFINE_TILE(l2sqr_tile, l2sqr_ny, STEP_L2)
 DEFINE_TILE(inner_product_tile, inner_product_ny, STEP_IP)
 
+static size_t select_le(uint32_t *idx, const float *score, const float *offset, size_t n,
+                        float threshold)
+{
+    const VEC t = V_SET1(threshold);
+    size_t count = 0, j = 0;
+    for (; j + VW <= n; j += VW) {
+        VEC v = V_LOAD(score + j);
+        if (offset)
+            v = V_ADD(v, V_LOAD(offset + j));
+        unsigned mask = V_LE_MASK(v, t);
+        while (mask) {
+            idx[count++] = (uint32_t)(j + (size_t)__builtin_ctz(mask));
+            mask &= mask - 1;
+        }
+    }
+    for (; j < n; j++)
+        if (score[j] + (offset ? offset[j] : 0.0f) <= threshold)
+            idx[count++] = (uint32_t)j;
+    return count;
+}
+
 const vx_kernel_table VX_TABLE_NAME = {
-    VX_ISA_NAME, l2sqr, inner_product, norm_sqr, l2sqr_ny, inner_product_ny, l2sqr_tile,
-    inner_product_tile,
+    VX_ISA_NAME, l2sqr,      inner_product,      norm_sqr, l2sqr_ny, inner_product_ny,
+    l2sqr_tile,  inner_product_tile, select_le,
 };

@@ -11,6 +11,7 @@
 #define VX_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct vx_kernel_table {
     const char *name; /* "scalar", "avx2", "avx512" */
@@ -25,6 +26,11 @@ typedef struct vx_kernel_table {
     void (*l2sqr_tile)(float *out, const float *x, size_t nq, const float *y, size_t d, size_t ny);
     void (*inner_product_tile)(float *out, const float *x, size_t nq, const float *y, size_t d,
                                size_t ny);
+    /* Writes to idx the j < n with score[j] + offset[j] <= threshold (offset may
+     * be NULL: 0), in increasing order, and returns how many. The filter in
+     * front of every top-k heap: most candidates fail it. */
+    size_t (*select_le)(uint32_t *idx, const float *score, const float *offset, size_t n,
+                        float threshold);
 } vx_kernel_table;
 
 /* The table in use (chosen once, thread-safe). */
