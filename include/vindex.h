@@ -167,6 +167,113 @@ VINDEX_API vindex_status vindex_idmap2_new(vindex **out, vindex *sub);
 VINDEX_API void vindex_free(vindex *ix);
 
 /* ------------------------------------------------------------------------- */
+/* Inverted-file indexes (IVF)                                                */
+/* ------------------------------------------------------------------------- */
+/* An IVF index partitions the vectors into nlist inverted lists, one per
+ * centroid of a coarse quantizer; a search visits only the nprobe lists whose
+ * centroids are nearest to the query. train() runs k-means (10 iterations, seed
+ * 1234, at most 256 points per centroid, as Faiss) and stores the centroids in
+ * the quantizer; it is skipped when the quantizer already holds nlist trained
+ * vectors. With the inner-product metric the clustering is spherical.
+ *
+ * Tunables (vindex_set_param / vindex_get_param): "nprobe" (default 1, at least
+ * 1; values above nlist are clamped at search time, as Faiss does), "nlist"
+ * (read only), and the clustering parameters used by the next train():
+ * "cp.niter", "cp.nredo", "cp.seed", "cp.max_points_per_centroid",
+ * "cp.min_points_per_centroid", "cp.spherical". vindex_search_params.nprobe
+ * overrides nprobe for one call (0 = the index's setting).
+ *
+ * Ids: add() numbers vectors from ntotal; add_with_ids() stores the caller's ids
+ * in the lists (duplicates are allowed, as in Faiss, unless a hash direct map is
+ * kept). remove_ids scans the lists and keeps the order of what remains. */
+
+/* IndexIVFFlat: vectors stored uncompressed in the lists, distances exact.
+ * `quantizer` is a Flat index of dimension d (IndexFlatL2 / IndexFlatIP);
+ * ownership passes to the IVF index on success (the caller keeps it on
+ * failure). nlist >= 1. */
+VINDEX_API vindex_status vindex_ivf_flat_new(vindex **out, vindex *quantizer, int d,
+                                             size_t nlist, vindex_metric metric);
+
+/* How reconstruct() finds a vector by id (Faiss: DirectMap). */
+typedef enum vindex_direct_map {
+    VINDEX_DIRECT_MAP_NONE = 0,  /* no map: reconstruct fails */
+    VINDEX_DIRECT_MAP_ARRAY = 1, /* ids must be 0..ntotal-1 (add without ids); no remove_ids */
+    VINDEX_DIRECT_MAP_HASH = 2   /* any unique ids; remove_ids works */
+} vindex_direct_map;
+
+/* Builds (or drops, with NONE) the id -> (list, offset) map that reconstruct
+ * needs, and keeps it up to date through later adds and removals (Faiss:
+ * make_direct_map / set_direct_map_type). ARRAY fails when the ids are not
+ * 0..ntotal-1, HASH when an id appears twice. */
+VINDEX_API vindex_status vindex_ivf_make_direct_map(vindex *ix, vindex_direct_map kind);
+VINDEX_API vindex_status vindex_ivf_direct_map_kind(const vindex *ix, vindex_direct_map *kind);
+
+/* Moves every entry of src into dst, adding add_id to its ids; src ends empty
+ * (Faiss: merge_from). Both must be IVF indexes of the same family, dimension,
+ * metric and nlist, with the same coarse centroids. dst may keep a hash direct
+ * map (ids must then stay unique), not an array one. */
+VINDEX_API vindex_status vindex_ivf_merge_from(vindex *dst, vindex *src, vindex_id add_id);
+
+/* nlist entries: the number of vectors in each inverted list. */
+VINDEX_API vindex_status vindex_ivf_list_sizes(const vindex *ix, size_t *sizes);
+
+/* The ids stored in list `list`, in list order, into ids[n] where n is the list
+ * size from vindex_ivf_list_sizes (ids may be NULL when that is 0). */
+VINDEX_API vindex_status vindex_ivf_list_ids(const vindex *ix, size_t list, vindex_id *ids);
+
+/* nlist * sum(size^2) / ntotal^2: 1 when lists are balanced (Faiss:
+ * invlists.imbalance_factor()). 0 for an empty index. */
+VINDEX_API vindex_status vindex_ivf_imbalance_factor(const vindex *ix, double *out);
+
+/* The coarse quantizer, still owned by the IVF index (do not free it; do not
+ * add to or remove from it once the IVF index is trained). */
+VINDEX_API vindex_status vindex_ivf_quantizer(const vindex *ix, vindex **out);
+
+/* ------------------------------------------------------------------------- */
+/* k-means                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/* Initialisation of the centroids. RANDOM (the default, as Faiss) takes k
+ * distinct training points at random: it costs nothing and, with the sizes IVF
+ * uses (k in the thousands, tens of points per centroid), Lloyd iterations from
+ * it reach the same objective as from k-means++ within a fraction of a percent.
+ * PLUSPLUS (k-means++, Arthur & Vassilvitskii) spreads the seeds by D^2
+ * sampling: better for small k or few iterations, but it makes k sequential
+ * passes over the data (O(n k d) without BLAS), more than a whole training run
+ * for large k. */
+typedef enum vindex_kmeans_init {
+    VINDEX_KMEANS_INIT_RANDOM = 0,
+    VINDEX_KMEANS_INIT_PLUSPLUS = 1
+} vindex_kmeans_init;
+
+typedef struct vindex_kmeans_params {
+    int niter;                   /* Lloyd iterations (25); 0 keeps the initial seeds */
+    int nredo;                   /* runs from different seeds; the best is kept (1) */
+    int64_t seed;                /* everything random derives from it (1234) */
+    int spherical;               /* assign by inner product, centroids normalised (0) */
+    int max_points_per_centroid; /* subsample to k * this many points (256) */
+    int min_points_per_centroid; /* warn below k * this many points (39) */
+    vindex_kmeans_init init;     /* VINDEX_KMEANS_INIT_RANDOM */
+    int verbose;                 /* 1: a log line (level 0) per iteration */
+} vindex_kmeans_params;
+
+/* Faiss's defaults, as listed above. */
+VINDEX_API void vindex_kmeans_params_init(vindex_kmeans_params *p);
+
+/* Clusters n vectors x (n x d) into k centroids, written to centroids[k * d]
+ * (Faiss: Kmeans(d, k).train(x)). params NULL = defaults. iteration_obj, when
+ * not NULL, receives niter * nredo values: after each iteration's assignment,
+ * the sum of squared distances to the assigned centroids (for spherical
+ * k-means: the sum of inner products); the last value is the final objective.
+ * Fails with VINDEX_ERR_INVALID when n < k. When n > k *
+ * max_points_per_centroid a random subset of that size is used, with a notice
+ * through the log callback. Empty clusters are repaired by splitting a large
+ * one. The result depends on the seed only, never on the thread count. */
+VINDEX_API vindex_status vindex_kmeans(size_t n, int d, const float *x, size_t k,
+                                       const vindex_kmeans_params *params, float *centroids,
+                                       float *iteration_obj);
+
+/* ------------------------------------------------------------------------- */
 /* Properties                                                                 */
 /* ------------------------------------------------------------------------- */
 

@@ -1,0 +1,140 @@
+/*
+ * The inverted-file core shared by every IVF family (Flat now; PQ, SQ and 4-bit
+ * fast-scan codes later). ivf.c owns everything that does not depend on how a
+ * vector is encoded:
+ *
+ *   - the coarse quantizer (any index whose labels are positions, e.g. Flat),
+ *     its training by k-means, and the assignment of vectors to lists;
+ *   - the inverted lists: per list, codes of `code_size` bytes and their ids;
+ *   - the direct map (id -> list and offset), array or hash;
+ *   - the nprobe scan loop for k-NN and range search, parallel over queries
+ *     for batches and over lists for a single query, with heaps, selectors,
+ *     padding and the metric's sign handled once;
+ *   - add (all or nothing), remove_ids, reset, merge_from, parameters.
+ *
+ * A family supplies a vx_ivf_family: how to train its codec, encode and decode
+ * vectors, and a "scanner" that scores codes against a query. Scores follow
+ * the heap convention of core/topk.h: smaller is better, so inner products are
+ * negated. A family can also offer score_tile, several queries against one
+ * list at a time; the core then processes a batch list by list, loading each
+ * list once for all the queries that probe it.
+ *
+ * How the next families plug in:
+ *   IVFPQ:   code_size = M * nbits / 8; train_codec learns PQ codebooks on
+ *            residuals (x - centroid of its list); encode takes the list to
+ *            subtract the centroid; set_query builds the distance table,
+ *            set_list adds the precomputed term for the list's centroid (it gets
+ *            the coarse score); scan sums table lookups.
+ *   IVFSQ:   code_size = d (8-bit) or d/2; train_codec learns ranges; scan
+ *            decodes on the fly with SIMD.
+ *   fast-scan: codes packed in blocks of 32 (the family keeps its own layout
+ *            inside a list's code bytes, padding to whole blocks); scan
+ *            computes 32 scores at a time from quantized tables.
+ * Families keep their state in `codec` and free it in destroy_codec.
+ */
+#ifndef VX_IVF_H
+#define VX_IVF_H
+
+#include <stdint.h>
+
+#include "../core/idhash.h"
+#include "index.h"
+
+typedef struct vx_ivf vx_ivf;
+
+typedef struct vx_ivf_list {
+    uint8_t *codes;  /* cap * code_size bytes */
+    vindex_id *ids;  /* cap */
+    size_t n, cap;
+} vx_ivf_list;
+
+typedef struct vx_ivf_family {
+    const vx_index_ops *ops; /* the index ops, made with VX_IVF_OPS(type_name) */
+    /* Learns the codec after the coarse quantizer is trained. lists[i] is the
+     * list of x_i. NULL: nothing to learn. */
+    vindex_status (*train_codec)(vx_ivf *ivf, size_t n, const float *x, const int64_t *lists);
+    /* Encodes n vectors, vector i into list lists[i], into codes + i*code_size.
+     * Runs on several threads over disjoint chunks; must not fail. */
+    void (*encode)(const vx_ivf *ivf, size_t n, const float *x, const int64_t *lists,
+                   uint8_t *codes);
+    /* Decodes one code of list `list` into out[d]. */
+    void (*decode)(const vx_ivf *ivf, int64_t list, const uint8_t *code, float *out);
+
+    /* Scanner, in ivf->scanner_bytes of per-thread memory. init once per
+     * search call and thread, then set_query per query, set_list per list
+     * (coarse_score: the query's score against the list's centroid, heap
+     * convention), then scores for runs of at most VX_IVF_SCAN_BLOCK codes. */
+    void (*scanner_init)(const vx_ivf *ivf, void *scanner);
+    void (*set_query)(void *scanner, const float *query);
+    void (*set_list)(void *scanner, int64_t list, float coarse_score);
+    void (*scores)(void *scanner, size_t n, const uint8_t *codes, float *out);
+
+    /* Optional: nq queries (rows of q, contiguous) against n codes of one
+     * list: out[i * n + j]. Each (query, code) score must be bit-identical to
+     * what the scanner gives, so that results never depend on the path. */
+    void (*score_tile)(const vx_ivf *ivf, int64_t list, const float *q, size_t nq,
+                       const uint8_t *codes, size_t n, float *out);
+
+    /* Optional: whether two indexes' codecs encode alike (merge_from). */
+    bool (*codec_equal)(const vx_ivf *a, const vx_ivf *b);
+    void (*destroy_codec)(vx_ivf *ivf);
+    size_t (*codec_memory)(const vx_ivf *ivf);
+} vx_ivf_family;
+
+enum { VX_IVF_SCAN_BLOCK = 256 };
+
+struct vx_ivf {
+    vindex base;
+    const vx_ivf_family *fam;
+    vindex *quantizer;
+    size_t nlist;
+    size_t nprobe;
+    size_t code_size;
+    size_t scanner_bytes;
+    vx_ivf_list *lists;
+    /* direct map: id -> (list << 32 | offset) */
+    vindex_direct_map dm_kind;
+    int64_t *dm_array; /* ARRAY: entry per id 0..ntotal-1 */
+    size_t dm_cap;
+    vx_idhash dm_hash; /* HASH */
+    vindex_kmeans_params cp; /* clustering parameters for train */
+    void *codec;
+};
+
+/* Fills the common part of a new IVF index (the family then sets code_size,
+ * scanner_bytes and codec). Checks the arguments; takes the quantizer only
+ * when the family's constructor succeeds (it is stored here, and freed by
+ * destroy, so a constructor that fails afterwards must clear ivf->quantizer
+ * before freeing). */
+vindex_status vx_ivf_init(vx_ivf *ivf, const vx_ivf_family *fam, vindex *quantizer, int d,
+                          size_t nlist, vindex_metric metric);
+
+/* The IVF index behind a public handle, or NULL (with an error naming `op`)
+ * when ix is not one. */
+vx_ivf *vx_ivf_of(const vindex *ix, const char *op);
+
+/* The generic ops, for VX_IVF_OPS. */
+vindex_status vx_ivf_train(vindex *ix, size_t n, const float *x);
+vindex_status vx_ivf_add(vindex *ix, size_t n, const float *x, const vindex_id *ids);
+vindex_status vx_ivf_search(const vindex *ix, size_t nq, const float *q, size_t k,
+                            const vindex_search_params *p, float *distances, vindex_id *labels);
+vindex_status vx_ivf_range_search(const vindex *ix, size_t nq, const float *q, float radius,
+                                  const vindex_search_params *p, vx_range_list *lists);
+vindex_status vx_ivf_reconstruct(const vindex *ix, vindex_id id, float *out);
+vindex_status vx_ivf_remove_ids(vindex *ix, const vindex_selector *sel, size_t *n_removed);
+void vx_ivf_reset(vindex *ix);
+void vx_ivf_destroy(vindex *ix);
+size_t vx_ivf_memory(const vindex *ix);
+vindex_status vx_ivf_set_param(vindex *ix, const char *name, double value);
+vindex_status vx_ivf_get_param(const vindex *ix, const char *name, double *value);
+
+#define VX_IVF_OPS(name_)                                                                      \
+    {                                                                                          \
+        .type_name = name_, .train = vx_ivf_train, .add = vx_ivf_add, .supports_ids = true,   \
+        .search = vx_ivf_search, .range_search = vx_ivf_range_search,                         \
+        .reconstruct = vx_ivf_reconstruct, .remove_ids = vx_ivf_remove_ids,                   \
+        .reset = vx_ivf_reset, .destroy = vx_ivf_destroy, .memory_bytes = vx_ivf_memory,       \
+        .set_param = vx_ivf_set_param, .get_param = vx_ivf_get_param,                         \
+    }
+
+#endif

@@ -1,0 +1,479 @@
+/*
+ * k-means (Lloyd's algorithm), as Faiss's Clustering does it, with three
+ * properties that Faiss lacks or leaves implicit:
+ *
+ *  - Deterministic for a seed whatever the thread count. Assignment goes
+ *    through the exact k-NN engine (vx_brute_knn: BLAS sgemm in fixed blocks,
+ *    results independent of the split), and the centroid update sums each
+ *    cluster's points in increasing point order, one task per fixed range of
+ *    centroids, in double precision.
+ *  - Random numbers come from one splitmix64 stream per purpose (sampling,
+ *    initialisation, splitting), derived from the seed and the run number.
+ *  - The library never prints: notices (subsampling, too few points) and the
+ *    verbose per-iteration lines go to the log callback.
+ *
+ * Initialisation is random by default (see vindex_kmeans_init in vindex.h for
+ * why); k-means++ is available. Empty clusters are repaired after each update
+ * by splitting a cluster chosen with probability proportional to its size, as
+ * Faiss does: the empty centroid takes a copy of the big one, the two are
+ * pushed apart by a relative 1/1024 in opposite directions, and each is
+ * credited half the points.
+ */
+#include "kmeans.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "../core/threads.h"
+#include "../index/brute.h"
+#include "../simd/kernels.h"
+
+/* ---- parameters --------------------------------------------------------- */
+
+VINDEX_API void vindex_kmeans_params_init(vindex_kmeans_params *p)
+{
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    p->niter = 25;
+    p->nredo = 1;
+    p->seed = 1234;
+    p->max_points_per_centroid = 256;
+    p->min_points_per_centroid = 39;
+    p->init = VINDEX_KMEANS_INIT_RANDOM;
+}
+
+vindex_status vx_kmeans_check_params(const vindex_kmeans_params *p, const char *what)
+{
+    if (p->niter < 0)
+        return vx_fail(VINDEX_ERR_INVALID, "%s: niter %d must not be negative", what, p->niter);
+    if (p->nredo < 1)
+        return vx_fail(VINDEX_ERR_INVALID, "%s: nredo %d must be at least 1", what, p->nredo);
+    if (p->max_points_per_centroid < 1)
+        return vx_fail(VINDEX_ERR_INVALID, "%s: max_points_per_centroid %d must be at least 1",
+                       what, p->max_points_per_centroid);
+    if (p->min_points_per_centroid < 0)
+        return vx_fail(VINDEX_ERR_INVALID, "%s: min_points_per_centroid %d must not be negative",
+                       what, p->min_points_per_centroid);
+    if (p->init != VINDEX_KMEANS_INIT_RANDOM && p->init != VINDEX_KMEANS_INIT_PLUSPLUS)
+        return vx_fail(VINDEX_ERR_INVALID, "%s: unknown initialisation %d", what, (int)p->init);
+    return VINDEX_OK;
+}
+
+/* ---- random numbers ----------------------------------------------------- */
+
+typedef struct {
+    uint64_t s;
+} rng;
+
+static rng rng_make(int64_t seed, uint64_t stream)
+{
+    rng r = {(uint64_t)seed * 0x9e3779b97f4a7c15ULL ^ (stream + 1) * 0xd1b54a32d192ed03ULL};
+    return r;
+}
+
+static uint64_t rng_next(rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), without modulo bias (Lemire's method). */
+static size_t rng_below(rng *r, size_t n)
+{
+    uint64_t x = rng_next(r);
+    __uint128_t m = (__uint128_t)x * n;
+    uint64_t low = (uint64_t)m;
+    if (low < n) {
+        uint64_t t = -(uint64_t)n % n;
+        while (low < t) {
+            x = rng_next(r);
+            m = (__uint128_t)x * n;
+            low = (uint64_t)m;
+        }
+    }
+    return (size_t)(m >> 64);
+}
+
+static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+
+/* The first m entries of a random permutation of 0..n-1 (partial Fisher-Yates
+ * over `perm`, which must hold n entries). */
+static void random_prefix(rng *r, size_t *perm, size_t n, size_t m)
+{
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i + rng_below(r, n - i);
+        size_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+enum { STREAM_SAMPLE = 0, STREAM_INIT = 1, STREAM_SPLIT = 2 };
+
+/* ---- one run ------------------------------------------------------------ */
+
+typedef struct run {
+    size_t n, k;
+    int d;
+    const float *x;
+    vindex_metric metric;
+    int spherical;      /* normalise centroids after each update */
+    float *centroids;   /* k x d */
+    float *dis;         /* n: distance (L2) or inner product to the assigned centroid */
+    vindex_id *assign;  /* n */
+    size_t *count;      /* k */
+    size_t *start;      /* k + 1: cluster c's points are order[start[c] .. start[c+1]) */
+    size_t *order;      /* n: point indices grouped by cluster, increasing within one */
+    double *acc;        /* nthreads x d */
+    float *mind;        /* n: k-means++ only */
+    int nthreads;
+} run;
+
+enum { UPDATE_CHUNK = 16, PP_CHUNK = 1024 };
+
+static void update_task(void *ctx, size_t task, int worker)
+{
+    run *r = ctx;
+    const size_t d = (size_t)r->d;
+    double *acc = r->acc + (size_t)worker * d;
+    size_t c1 = (task + 1) * UPDATE_CHUNK < r->k ? (task + 1) * UPDATE_CHUNK : r->k;
+    for (size_t c = task * UPDATE_CHUNK; c < c1; c++) {
+        size_t m = r->start[c + 1] - r->start[c];
+        if (m == 0)
+            continue; /* repaired afterwards */
+        memset(acc, 0, d * sizeof *acc);
+        for (size_t t = r->start[c]; t < r->start[c + 1]; t++) {
+            const float *p = r->x + r->order[t] * d;
+            for (size_t j = 0; j < d; j++)
+                acc[j] += p[j];
+        }
+        float *cen = r->centroids + c * d;
+        for (size_t j = 0; j < d; j++)
+            cen[j] = (float)(acc[j] / (double)m);
+    }
+}
+
+static void normalize_rows(float *v, size_t n, size_t d)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *row = v + i * d;
+        float s = vx_kernels()->norm_sqr(row, d);
+        if (s > 0) {
+            float inv = 1.0f / sqrtf(s);
+            for (size_t j = 0; j < d; j++)
+                row[j] *= inv;
+        }
+    }
+}
+
+/* Assigns every point; returns the objective. For inner product: one exact
+ * k-NN pass through the BLAS engine. */
+static vindex_status assign_plain(run *r, double *obj)
+{
+    vx_brute b = {r->centroids, r->k, r->d, r->metric, NULL, NULL};
+    vindex_status st = vx_brute_knn(&b, r->n, r->x, 1, r->dis, r->assign);
+    if (st)
+        return st;
+    double s = 0;
+    for (size_t i = 0; i < r->n; i++)
+        s += r->dis[i];
+    *obj = s;
+    return VINDEX_OK;
+}
+
+static vindex_status assign_points(run *r, double *obj) { return assign_plain(r, obj); }
+
+/* New centroids from the assignment; returns the number of empty clusters
+ * repaired by splitting. */
+static size_t update_centroids(run *r, rng *split_rng)
+{
+    const size_t n = r->n, k = r->k, d = (size_t)r->d;
+    memset(r->count, 0, k * sizeof *r->count);
+    for (size_t i = 0; i < n; i++)
+        r->count[r->assign[i]]++;
+    r->start[0] = 0;
+    for (size_t c = 0; c < k; c++)
+        r->start[c + 1] = r->start[c] + r->count[c];
+    /* count[] doubles as the fill cursor, then is restored from start[] */
+    for (size_t c = 0; c < k; c++)
+        r->count[c] = r->start[c];
+    for (size_t i = 0; i < n; i++)
+        r->order[r->count[r->assign[i]]++] = i;
+    for (size_t c = 0; c < k; c++)
+        r->count[c] = r->start[c + 1] - r->start[c];
+
+    vx_parallel_for((k + UPDATE_CHUNK - 1) / UPDATE_CHUNK, r->nthreads, update_task, r);
+
+    /* Split big clusters into the empty ones (Faiss's split_clusters). */
+    const float eps = 1.0f / 1024;
+    size_t nsplit = 0;
+    for (size_t ci = 0; ci < k; ci++) {
+        if (r->count[ci] != 0)
+            continue;
+        size_t cj;
+        for (cj = 0;; cj = (cj + 1) % k) {
+            /* probability to pick this cluster: (size - 1) / (n - k) */
+            double p = ((double)r->count[cj] - 1.0) / (double)(n - k);
+            if (rng_uniform(split_rng) < p)
+                break;
+        }
+        float *a = r->centroids + ci * d, *b = r->centroids + cj * d;
+        memcpy(a, b, d * sizeof *a);
+        for (size_t j = 0; j < d; j++) {
+            if (j % 2 == 0) {
+                a[j] *= 1 + eps;
+                b[j] *= 1 - eps;
+            } else {
+                a[j] *= 1 - eps;
+                b[j] *= 1 + eps;
+            }
+        }
+        r->count[ci] = r->count[cj] / 2;
+        r->count[cj] -= r->count[ci];
+        nsplit++;
+    }
+    if (r->spherical)
+        normalize_rows(r->centroids, k, d);
+    return nsplit;
+}
+
+/* ---- initialisation ----------------------------------------------------- */
+
+typedef struct pp_job {
+    run *r;
+    const float *center;
+} pp_job;
+
+/* mind[i] = min(mind[i], |x_i - center|^2) over one chunk of points. */
+static void pp_task(void *ctx, size_t task, int worker)
+{
+    (void)worker;
+    pp_job *j = ctx;
+    run *r = j->r;
+    size_t i0 = task * PP_CHUNK, i1 = i0 + PP_CHUNK < r->n ? i0 + PP_CHUNK : r->n;
+    float buf[PP_CHUNK];
+    vx_kernels()->l2sqr_ny(buf, j->center, r->x + i0 * (size_t)r->d, (size_t)r->d, i1 - i0);
+    for (size_t i = i0; i < i1; i++)
+        if (buf[i - i0] < r->mind[i])
+            r->mind[i] = buf[i - i0];
+}
+
+static void init_plusplus(run *r, rng *g)
+{
+    const size_t n = r->n, d = (size_t)r->d;
+    size_t first = rng_below(g, n);
+    memcpy(r->centroids, r->x + first * d, d * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        r->mind[i] = INFINITY;
+    pp_job j = {r, r->centroids};
+    size_t ntasks = (n + PP_CHUNK - 1) / PP_CHUNK;
+    vx_parallel_for(ntasks, r->nthreads, pp_task, &j);
+    for (size_t c = 1; c < r->k; c++) {
+        double total = 0;
+        for (size_t i = 0; i < n; i++)
+            total += r->mind[i];
+        size_t pick = 0;
+        if (total > 0) {
+            double u = rng_uniform(g) * total, s = 0;
+            for (pick = 0; pick + 1 < n; pick++) {
+                s += r->mind[pick];
+                if (s > u)
+                    break;
+            }
+        } else {
+            pick = rng_below(g, n); /* all points coincide with a seed */
+        }
+        memcpy(r->centroids + c * d, r->x + pick * d, d * sizeof(float));
+        j.center = r->centroids + c * d;
+        vx_parallel_for(ntasks, r->nthreads, pp_task, &j);
+    }
+}
+
+static vindex_status init_random(run *r, rng *g)
+{
+    const size_t d = (size_t)r->d;
+    size_t *perm = vx_alloc(r->n, sizeof *perm);
+    if (!perm)
+        return VINDEX_ERR_NOMEM;
+    random_prefix(g, perm, r->n, r->k);
+    for (size_t c = 0; c < r->k; c++)
+        memcpy(r->centroids + c * d, r->x + perm[c] * d, d * sizeof(float));
+    vx_free(perm);
+    return VINDEX_OK;
+}
+
+/* ---- driver ------------------------------------------------------------- */
+
+static int better(double a, double b, vindex_metric metric)
+{
+    return metric == VINDEX_METRIC_L2 ? a < b : a > b;
+}
+
+vindex_status vx_kmeans(size_t n, int d, const float *x, size_t k,
+                        const vindex_kmeans_params *params, vindex_metric metric,
+                        float *centroids, float *iteration_obj, double *final_obj)
+{
+    const size_t dd = (size_t)d;
+    vindex_status st = VINDEX_OK;
+    run r;
+    memset(&r, 0, sizeof r);
+    float *sample = NULL, *best = NULL;
+    size_t *perm = NULL;
+
+    if (n < k)
+        return vx_fail(VINDEX_ERR_INVALID,
+                       "k-means: %zu training points are fewer than the %zu centroids", n, k);
+    size_t max_points;
+    if (!vx_mul_ok(k, (size_t)params->max_points_per_centroid, &max_points))
+        max_points = SIZE_MAX;
+    if (n > max_points) {
+        vx_log(0, "k-means: sampling %zu of the %zu training points (%d per centroid)",
+               max_points, n, params->max_points_per_centroid);
+        rng g = rng_make(params->seed, STREAM_SAMPLE);
+        perm = vx_alloc(n, sizeof *perm);
+        sample = vx_alloc_big(max_points, dd * sizeof(float));
+        if (!perm || !sample) {
+            st = VINDEX_ERR_NOMEM;
+            goto done;
+        }
+        random_prefix(&g, perm, n, max_points);
+        for (size_t i = 0; i < max_points; i++)
+            memcpy(sample + i * dd, x + perm[i] * dd, dd * sizeof(float));
+        vx_free(perm);
+        perm = NULL;
+        x = sample;
+        n = max_points;
+    } else if (n < k * (size_t)params->min_points_per_centroid) {
+        vx_log(1,
+               "k-means: clustering %zu points into %zu centroids; at least %zu points are "
+               "advised",
+               n, k, k * (size_t)params->min_points_per_centroid);
+    }
+
+    r.n = n;
+    r.k = k;
+    r.d = d;
+    r.x = x;
+    r.metric = metric;
+    r.spherical = params->spherical || metric == VINDEX_METRIC_INNER_PRODUCT;
+    r.nthreads = vx_num_threads();
+    r.centroids = centroids;
+    r.dis = vx_alloc(n, sizeof *r.dis);
+    r.assign = vx_alloc(n, sizeof *r.assign);
+    r.count = vx_alloc(k, sizeof *r.count);
+    r.start = vx_alloc(k + 1, sizeof *r.start);
+    r.order = vx_alloc(n, sizeof *r.order);
+    r.acc = vx_alloc((size_t)r.nthreads, dd * sizeof(double));
+    if (!r.dis || !r.assign || !r.count || !r.start || !r.order || !r.acc) {
+        st = VINDEX_ERR_NOMEM;
+        goto done;
+    }
+    if (params->init == VINDEX_KMEANS_INIT_PLUSPLUS && !(r.mind = vx_alloc(n, sizeof *r.mind))) {
+        st = VINDEX_ERR_NOMEM;
+        goto done;
+    }
+    if (params->nredo > 1 && !(best = vx_alloc(k, dd * sizeof(float)))) {
+        st = VINDEX_ERR_NOMEM;
+        goto done;
+    }
+
+    double best_obj = metric == VINDEX_METRIC_L2 ? INFINITY : -INFINITY;
+    for (int redo = 0; redo < params->nredo; redo++) {
+        rng g_init = rng_make(params->seed + redo, STREAM_INIT);
+        rng g_split = rng_make(params->seed + redo, STREAM_SPLIT);
+        if (params->init == VINDEX_KMEANS_INIT_PLUSPLUS)
+            init_plusplus(&r, &g_init);
+        else if ((st = init_random(&r, &g_init)))
+            goto done;
+        if (r.spherical)
+            normalize_rows(centroids, k, dd);
+
+        double obj = 0;
+        for (int it = 0; it < params->niter; it++) {
+            if ((st = assign_points(&r, &obj)))
+                goto done;
+            if (iteration_obj)
+                iteration_obj[(size_t)redo * (size_t)params->niter + (size_t)it] = (float)obj;
+            size_t nsplit = update_centroids(&r, &g_split);
+            if (params->verbose)
+                vx_log(0, "k-means: run %d iteration %d: objective %.6g, %zu empty clusters split",
+                       redo, it, obj, nsplit);
+        }
+        if (params->niter == 0) /* the objective of the seeds themselves */
+            if ((st = assign_points(&r, &obj)))
+                goto done;
+        if (!isfinite(obj)) {
+            st = vx_fail(VINDEX_ERR_INVALID, "k-means: the objective is not finite (%g); are the "
+                         "training vectors too large?", obj);
+            goto done;
+        }
+        if (params->nredo > 1 && better(obj, best_obj, metric)) {
+            best_obj = obj;
+            memcpy(best, centroids, k * dd * sizeof(float));
+        } else if (params->nredo == 1) {
+            best_obj = obj;
+        }
+    }
+    if (params->nredo > 1)
+        memcpy(centroids, best, k * dd * sizeof(float));
+    if (final_obj)
+        *final_obj = best_obj;
+
+done:
+    vx_free(sample);
+    vx_free(perm);
+    vx_free(best);
+    vx_free(r.dis);
+    vx_free(r.assign);
+    vx_free(r.count);
+    vx_free(r.start);
+    vx_free(r.order);
+    vx_free(r.acc);
+    vx_free(r.mind);
+    return st;
+}
+
+/* ---- public entry point ------------------------------------------------- */
+
+VINDEX_API vindex_status vindex_kmeans(size_t n, int d, const float *x, size_t k,
+                                       const vindex_kmeans_params *params, float *centroids,
+                                       float *iteration_obj)
+{
+    vx_clear_error();
+    vindex_kmeans_params defaults;
+    if (!params) {
+        vindex_kmeans_params_init(&defaults);
+        params = &defaults;
+    }
+    vindex_status st = vx_kmeans_check_params(params, "kmeans");
+    if (st)
+        return st;
+    if (d <= 0)
+        return vx_fail(VINDEX_ERR_INVALID, "kmeans: dimension %d must be positive", d);
+    if (k == 0)
+        return vx_fail(VINDEX_ERR_INVALID, "kmeans: k must be at least 1");
+    if (!x || !centroids)
+        return vx_fail(VINDEX_ERR_INVALID, "kmeans: %s is NULL", x ? "centroids" : "x");
+    size_t elems;
+    if (!vx_mul_ok(n, (size_t)d, &elems) || !vx_mul_ok(elems, sizeof(float), &elems) ||
+        !vx_mul_ok(k, (size_t)d, &elems))
+        return vx_fail(VINDEX_ERR_INVALID, "kmeans: %zu x %d overflows", n, d);
+    for (size_t i = 0; i < n * (size_t)d; i++)
+        if (!isfinite(x[i]))
+            return vx_fail(VINDEX_ERR_INVALID,
+                           "kmeans: training vector %zu has a NaN or infinite value at "
+                           "component %zu",
+                           i / (size_t)d, i % (size_t)d);
+    return vx_kmeans(n, d, x, k, params,
+                     params->spherical ? VINDEX_METRIC_INNER_PRODUCT : VINDEX_METRIC_L2, centroids,
+                     iteration_obj, NULL);
+}
