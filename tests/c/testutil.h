@@ -33,7 +33,8 @@ double tu_distance(const float *a, const float *b, int d, vindex_metric metric);
  * rank r; labels in a row are distinct; rows are sorted nearest first; ranks
  * past nx are padded with -1 and +inf (L2) / -inf (IP). The tolerance is
  * rtol * |reference distance| plus 1e-5 times the magnitude of the terms
- * (|q|^2 + max |x|^2 for L2, |q| * max |x| for IP). Fails the test otherwise;
+ * (|q|^2 + |y|^2 for L2, |q| |y| for IP, y the returned or the reference
+ * neighbour, whichever is larger). Fails the test otherwise;
  * returns the number of accepted near-tie mismatches. */
 size_t tu_check_knn(const float *q, size_t nq, const float *x, size_t nx, int d, size_t k,
                     vindex_metric metric, const float *dist, const vindex_id *labels,
