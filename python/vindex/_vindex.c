@@ -572,12 +572,16 @@ static void Index_dealloc(IndexObject *self)
         Index_clear(self);
     else if (self->ix) {
         /* Nothing else can use the tree: every borrowed handle holds a reference
-         * to us. Large indexes take a while to free: let other threads run. */
+         * to us. Freeing gigabytes takes a while: let other threads run then. */
         vindex *ix = self->ix;
         self->ix = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        vindex_free(ix);
-        Py_END_ALLOW_THREADS
+        if (vindex_memory_bytes(ix) >= ((size_t)64 << 20)) {
+            Py_BEGIN_ALLOW_THREADS
+            vindex_free(ix);
+            Py_END_ALLOW_THREADS
+        } else {
+            vindex_free(ix);
+        }
     }
     pthread_rwlock_destroy(&self->lock);
     tp->tp_free((PyObject *)self);
