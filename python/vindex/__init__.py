@@ -169,6 +169,10 @@ class Index(_vindex.Index):
         except RuntimeError:
             return f"<vindex.{type(self).__name__} (not initialised)>"
 
+    def __reduce__(self):
+        raise TypeError(f"{type(self).__name__} cannot be pickled or copied yet: the index "
+                        f"lives in C (index files will come with write_index/read_index)")
+
     def train(self, x):
         """Trains the index on the (n, d) vectors x (a no-op for Flat)."""
         self._train(_asc(x, dtype=_f32))

@@ -234,3 +234,12 @@ def test_bad_selectors():
 def test_reconstruct_key_must_be_integer(index):
     with pytest.raises(TypeError):
         index.reconstruct(1.5)
+
+
+def test_copy_and_pickle_refused(index):
+    import copy
+    import pickle
+    with pytest.raises(TypeError, match="cannot be pickled or copied"):
+        copy.deepcopy(index)
+    with pytest.raises(TypeError, match="cannot be pickled or copied"):
+        pickle.dumps(index)
