@@ -13,6 +13,10 @@ same data:
            arrays included); what users pay
   faiss    faiss.IndexFlatL2.search, when python3-faiss is installed, for scale
 
+The C library in --build and the extension (python/vindex) must be built from
+the same sources, or the comparison measures the change in between: `make`
+builds both.
+
 Each figure is the median over batches of the time per call (one clock read per
 batch of calls). Run from the repository root after `make` (or `make python` and
 `make build BUILD=...`):
