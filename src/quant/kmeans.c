@@ -179,7 +179,7 @@ static void normalize_rows(float *v, size_t n, size_t d)
  * k-NN pass through the BLAS engine. */
 static vindex_status assign_plain(run *r, double *obj)
 {
-    vx_brute b = {r->centroids, r->k, r->d, r->metric, NULL, NULL};
+    vx_brute b = {.base = r->centroids, .nb = r->k, .d = r->d, .metric = r->metric};
     vindex_status st = vx_brute_knn(&b, r->n, r->x, 1, r->dis, r->assign);
     if (st)
         return st;
