@@ -25,9 +25,14 @@ VINDEX_API size_t vindex_get_blas_threshold(void) { return atomic_load(&blas_thr
 
 typedef struct job {
     const vx_brute *b;
-    const float *queries;
+    /* Queries in the stored layout: qhead is nq x hd; qtail nq x td (td = 0
+     * when the base is contiguous). */
+    const float *qhead, *qtail;
+    size_t hd, td;
+    float *qsplit;                  /* owned copy when the layout is split */
     size_t nq, k;
     bool blas;
+    bool complete_tail;             /* SIMD path on a split base: heads first */
     size_t qb, db;                  /* block sizes */
     size_t nqblocks, nseg, seg_len; /* database segments of seg_len vectors */
     const float *base_norms;        /* L2 with BLAS */
@@ -50,27 +55,39 @@ typedef struct job {
  * better. For L2 via BLAS the score is |y|^2 - 2<x,y>, returned as the tile
  * (-2<x,y>) plus the per-vector *offset (|y|^2, added where it is read, which
  * saves a pass over the tile); |x|^2 is constant per query and added at the
- * end. IP scores are negated inner products. */
+ * end. IP scores are negated inner products. With complete_tail, the tile holds
+ * only the head part of each squared distance (see tail_distance). */
 static void score_tile(const job *jb, size_t q0, size_t nqb, size_t j0, size_t nbb, float *tile,
                        const float **offset)
 {
     const vx_brute *b = jb->b;
-    const size_t d = (size_t)b->d;
-    const float *x = jb->queries + q0 * d, *y = b->base + j0 * d;
+    const size_t hd = jb->hd, td = jb->td;
+    const float *x = jb->qhead + q0 * hd, *y = b->base + j0 * hd;
     const bool l2 = b->metric == VINDEX_METRIC_L2;
     *offset = NULL;
     if (jb->blas) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nqb, (int)nbb, (int)d,
-                    l2 ? -2.0f : -1.0f, x, (int)d, y, (int)d, 0.0f, tile, (int)nbb);
+        float alpha = l2 ? -2.0f : -1.0f;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nqb, (int)nbb, (int)hd, alpha,
+                    x, (int)hd, y, (int)hd, 0.0f, tile, (int)nbb);
+        if (td)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nqb, (int)nbb, (int)td,
+                        alpha, jb->qtail + q0 * td, (int)td, b->tail + j0 * td, (int)td, 1.0f,
+                        tile, (int)nbb);
         if (l2)
             *offset = jb->base_norms + j0;
     } else if (l2) {
-        vx_kernels()->l2sqr_tile(tile, x, nqb, y, d, nbb);
+        vx_kernels()->l2sqr_tile(tile, x, nqb, y, hd, nbb);
     } else {
-        vx_kernels()->inner_product_tile(tile, x, nqb, y, d, nbb);
+        vx_kernels()->inner_product_tile(tile, x, nqb, y, hd, nbb);
         for (size_t i = 0; i < nqb * nbb; i++)
             tile[i] = -tile[i];
     }
+}
+
+/* The tail part of the squared distance between query q and vector j. */
+static inline float tail_distance(const job *jb, size_t q, size_t j)
+{
+    return vx_kernels()->l2sqr(jb->qtail + q * jb->td, jb->b->tail + j * jb->td, jb->td);
 }
 
 static void heap_of(const job *jb, size_t query, size_t seg, float **dis, vindex_id **ids)
@@ -126,9 +143,15 @@ static void knn_task(void *ctx, size_t task, int worker)
             for (size_t c = 0; c < n; c++) {
                 size_t j = picked[c];
                 vindex_id id = (vindex_id)(jb0 + j);
+                float s = row[j] + (offset ? offset[j] : 0.0f);
+                if (jb->complete_tail) {
+                    if (s > hd[0])
+                        continue; /* the head alone already loses */
+                    s += tail_distance(jb, q0 + a, jb0 + j);
+                }
                 if (b->sel && !vindex_selector_contains(b->sel, id))
                     continue;
-                vx_heap_push(hd, hi, jb->k, row[j] + (offset ? offset[j] : 0.0f), id);
+                vx_heap_push(hd, hi, jb->k, s, id);
             }
         }
     }
@@ -153,6 +176,8 @@ static void range_task(void *ctx, size_t task, int worker)
             for (size_t j = 0; j < nbb; j++) {
                 vindex_id id = (vindex_id)(jb0 + j);
                 float dis = l2 ? row[j] + (offset ? offset[j] : 0.0f) + qn : -row[j];
+                if (jb->complete_tail && dis < jb->radius) /* else the head alone is too far */
+                    dis += tail_distance(jb, q0 + a, jb0 + j);
                 if (l2 && dis < 0)
                     dis = 0; /* rounding in the norm expansion; before the test, so that
                               * radius 0 finds nothing, as "distance < radius" says */
@@ -175,7 +200,6 @@ static vindex_status job_init(job *jb, const vx_brute *b, size_t nq, const float
 {
     memset(jb, 0, sizeof *jb);
     jb->b = b;
-    jb->queries = queries;
     jb->nq = nq;
     jb->k = k;
     jb->blas = nq >= atomic_load(&blas_threshold);
@@ -201,6 +225,29 @@ static vindex_status job_init(job *jb, const vx_brute *b, size_t nq, const float
     atomic_init(&jb->status, VINDEX_OK);
 
     *owned_norms = NULL;
+    size_t d = (size_t)b->d;
+    if (b->head_dim > 0 && (size_t)b->head_dim < d) {
+        /* Queries into the stored order and split, like the base. */
+        jb->hd = (size_t)b->head_dim;
+        jb->td = d - jb->hd;
+        jb->qsplit = vx_alloc(nq, d * sizeof(float));
+        if (!jb->qsplit)
+            return VINDEX_ERR_NOMEM;
+        float *qh = jb->qsplit, *qt = jb->qsplit + nq * jb->hd;
+        for (size_t i = 0; i < nq; i++) {
+            const float *q = queries + i * d;
+            for (size_t t = 0; t < jb->hd; t++)
+                qh[i * jb->hd + t] = q[b->perm[t]];
+            for (size_t t = 0; t < jb->td; t++)
+                qt[i * jb->td + t] = q[b->perm[jb->hd + t]];
+        }
+        jb->qhead = qh;
+        jb->qtail = qt;
+        jb->complete_tail = !jb->blas;
+    } else {
+        jb->qhead = queries;
+        jb->hd = d;
+    }
     if (jb->blas && b->metric == VINDEX_METRIC_L2) {
         vx_blas_single_thread();
         jb->base_norms = b->base_norms;
@@ -208,13 +255,13 @@ static vindex_status job_init(job *jb, const vx_brute *b, size_t nq, const float
             *owned_norms = vx_alloc(b->nb ? b->nb : 1, sizeof(float));
             if (!*owned_norms)
                 return VINDEX_ERR_NOMEM;
-            vx_norms_sqr(*owned_norms, b->base, (size_t)b->d, b->nb);
+            vx_norms_sqr(*owned_norms, b->base, d, b->nb); /* contiguous: split bases keep norms */
             jb->base_norms = *owned_norms;
         }
         jb->query_norms = vx_alloc(nq, sizeof(float));
         if (!jb->query_norms)
             return VINDEX_ERR_NOMEM;
-        vx_norms_sqr(jb->query_norms, queries, (size_t)b->d, nq);
+        vx_norms_sqr(jb->query_norms, queries, d, nq);
     } else if (jb->blas) {
         vx_blas_single_thread();
     }
@@ -231,6 +278,7 @@ static void job_free(job *jb, float *owned_norms)
     vx_free(jb->query_norms);
     vx_free(jb->tiles);
     vx_free(jb->picked);
+    vx_free(jb->qsplit);
     vx_free(jb->seg_dis);
     vx_free(jb->seg_ids);
 }
@@ -252,10 +300,22 @@ static void add_query_norm(float *dis, vindex_id *ids, size_t k, float query_nor
         }
 }
 
+/* Waking the pool costs microseconds; below this many multiply-adds (a
+ * fraction of a millisecond of work) one thread finishes first. */
+#define SMALL_WORK ((size_t)1 << 22)
+
+static int threads_for(size_t nq, const vx_brute *b)
+{
+    size_t work;
+    if (vx_mul_ok(nq, b->nb, &work) && vx_mul_ok(work, (size_t)b->d, &work) && work < SMALL_WORK)
+        return 1;
+    return vx_num_threads();
+}
+
 vindex_status vx_brute_knn(const vx_brute *b, size_t nq, const float *queries, size_t k,
                            float *distances, vindex_id *labels)
 {
-    int nthreads = vx_num_threads();
+    int nthreads = threads_for(nq, b);
     float *owned_norms;
     job jb;
     vindex_status st = job_init(&jb, b, nq, queries, k, true, nthreads, &owned_norms);
@@ -300,7 +360,7 @@ done:
 vindex_status vx_brute_range(const vx_brute *b, size_t nq, const float *queries, float radius,
                              vx_range_list *lists)
 {
-    int nthreads = vx_num_threads();
+    int nthreads = threads_for(nq, b);
     float *owned_norms;
     job jb;
     vindex_status st = job_init(&jb, b, nq, queries, 1, false, nthreads, &owned_norms);

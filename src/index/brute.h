@@ -12,16 +12,27 @@
 #ifndef VX_BRUTE_H
 #define VX_BRUTE_H
 
+#include <stdint.h>
+
 #include "../core/range.h"
 #include "vindex.h"
 
 typedef struct vx_brute {
-    const float *base;          /* nb vectors of d floats */
+    const float *base;          /* nb vectors of d floats, or of head_dim when split */
     size_t nb;
     int d;
     vindex_metric metric;
     const float *base_norms;    /* |y|^2 of each vector for L2, or NULL to compute */
     const vindex_selector *sel; /* applied to positions 0..nb-1; NULL = all */
+    /* The split layout (L2 only; see flat.c): the dimensions, reordered by perm
+     * (stored dimension t is dimension perm[t] of the caller's vectors), are
+     * kept as a head of head_dim columns in `base` and the rest in `tail`.
+     * head_dim = 0 means one contiguous array. Small batches then read a
+     * vector's tail only when its head distance alone does not already rule
+     * it out: exact, because squared terms only add. */
+    int head_dim;
+    const float *tail;          /* nb x (d - head_dim) */
+    const int32_t *perm;        /* d entries */
 } vx_brute;
 
 vindex_status vx_brute_knn(const vx_brute *b, size_t nq, const float *queries, size_t k,

@@ -1,11 +1,25 @@
 /*
- * IndexFlat: exact search over vectors stored contiguously, in insertion order.
- * Labels are positions. For L2 the squared norm of every stored vector is kept
- * beside it, so that batched searches through BLAS need not recompute them.
+ * IndexFlat: exact search over stored vectors, in insertion order. Labels are
+ * positions.
+ *
+ * Layout. One query against the whole base reads every byte of it, so a single
+ * query is bound by memory bandwidth (about 16 GB/s for one core here: 188 MB
+ * of Fashion-MNIST per query). For L2 with d >= 64 the vectors are therefore
+ * stored split: their dimensions reordered by decreasing variance (measured on
+ * the first batch added) and cut into a head of about d/4 columns and a tail.
+ * A small batch of queries scans the heads, and reads a vector's tail only when
+ * the head's partial distance does not already exceed the current k-th best:
+ * the sum of squares only grows, so the answer stays exact while most tails are
+ * never read. On Fashion-MNIST about a tenth of the tails survive. Large batches
+ * go through BLAS, as two sgemm calls (head and tail) per tile.
+ *
+ * For L2 the squared norm of every vector is kept beside it, so that batched
+ * searches need not recompute them.
  */
 #include "flat.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/alloc.h"
@@ -14,12 +28,17 @@
 #include "brute.h"
 #include "index.h"
 
+enum { SPLIT_MIN_DIM = 64 };
+
 typedef struct flat {
     vindex base;
-    float *vectors; /* cap x d */
-    float *norms;   /* cap; L2 only */
+    float *head;     /* cap x head_dim; the whole vectors when not split */
+    float *tail;     /* cap x (d - head_dim); NULL when not split */
+    int32_t *perm;   /* stored dimension t is dimension perm[t]; NULL when not split */
+    int head_dim;    /* d when not split */
+    float *norms;    /* cap; L2 only */
     size_t cap;
-    bool borrowed; /* vectors belong to the caller (vx_flat_borrow) */
+    bool borrowed;   /* head belongs to the caller (vx_flat_borrow) */
 } flat;
 
 static const vx_index_ops flat_ops;
@@ -27,7 +46,62 @@ static void flat_reset(vindex *ix);
 
 const float *vx_flat_vectors(const vindex *ix)
 {
-    return ix && ix->ops == &flat_ops ? ((const flat *)ix)->vectors : NULL;
+    if (!ix || ix->ops != &flat_ops)
+        return NULL;
+    const flat *f = (const flat *)ix;
+    return f->perm ? NULL : f->head;
+}
+
+typedef struct {
+    double var;
+    int32_t dim;
+} dim_var;
+
+static int by_variance_desc(const void *a, const void *b)
+{
+    const dim_var *x = a, *y = b;
+    if (x->var != y->var)
+        return x->var < y->var ? 1 : -1;
+    return (x->dim > y->dim) - (x->dim < y->dim);
+}
+
+/* Chooses the layout at the first add: split for L2 and d >= 64, with the
+ * dimensions of largest variance in the head, where they rule out most. */
+static vindex_status choose_layout(flat *f, size_t n, const float *x)
+{
+    size_t d = (size_t)f->base.d;
+    f->head_dim = (int)d;
+    if (f->base.metric != VINDEX_METRIC_L2 || d < SPLIT_MIN_DIM)
+        return VINDEX_OK;
+    int32_t *perm = vx_alloc(d, sizeof *perm);
+    dim_var *dv = vx_alloc(d, sizeof *dv);
+    double *sum = vx_calloc(2 * d, sizeof *sum);
+    if (!perm || !dv || !sum) {
+        vx_free(perm);
+        vx_free(dv);
+        vx_free(sum);
+        return VINDEX_ERR_NOMEM;
+    }
+    size_t sample = n < 10000 ? n : 10000;
+    for (size_t i = 0; i < sample; i++)
+        for (size_t t = 0; t < d; t++) {
+            double v = x[i * d + t];
+            sum[t] += v;
+            sum[d + t] += v * v;
+        }
+    for (size_t t = 0; t < d; t++) {
+        double mean = sum[t] / (double)sample;
+        dv[t].var = sum[d + t] / (double)sample - mean * mean;
+        dv[t].dim = (int32_t)t;
+    }
+    qsort(dv, d, sizeof *dv, by_variance_desc);
+    for (size_t t = 0; t < d; t++)
+        perm[t] = dv[t].dim;
+    vx_free(dv);
+    vx_free(sum);
+    f->perm = perm;
+    f->head_dim = (int)((d / 4 + 15) / 16 * 16);
+    return VINDEX_OK;
 }
 
 /* Grows storage to hold `need` vectors; leaves the index as it was on failure. */
@@ -35,28 +109,35 @@ static vindex_status reserve(flat *f, size_t need)
 {
     if (need <= f->cap)
         return VINDEX_OK;
-    size_t d = (size_t)f->base.d;
+    size_t d = (size_t)f->base.d, hd = (size_t)f->head_dim, td = d - hd;
     size_t cap = f->cap * 2 > need ? f->cap * 2 : need;
     size_t elems;
     if (!vx_mul_ok(cap, d, &elems))
         return vx_fail(VINDEX_ERR_NOMEM, "add: %zu vectors of dimension %zu overflow", cap, d);
-    float *vectors = vx_alloc_big(elems, sizeof(float));
-    float *norms = f->base.metric == VINDEX_METRIC_L2 ? vx_alloc(cap, sizeof(float)) : NULL;
-    if (!vectors || (f->base.metric == VINDEX_METRIC_L2 && !norms)) {
-        vx_free(vectors);
+    bool l2 = f->base.metric == VINDEX_METRIC_L2;
+    float *head = vx_alloc_big(cap * hd, sizeof(float));
+    float *tail = td ? vx_alloc_big(cap * td, sizeof(float)) : NULL;
+    float *norms = l2 ? vx_alloc(cap, sizeof(float)) : NULL;
+    if (!head || (td && !tail) || (l2 && !norms)) {
+        vx_free(head);
+        vx_free(tail);
         vx_free(norms);
         return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu vectors of dimension %zu",
                        cap, d);
     }
     size_t n = (size_t)f->base.ntotal;
     if (n) {
-        memcpy(vectors, f->vectors, n * d * sizeof(float));
+        memcpy(head, f->head, n * hd * sizeof(float));
+        if (td)
+            memcpy(tail, f->tail, n * td * sizeof(float));
         if (norms)
             memcpy(norms, f->norms, n * sizeof(float));
     }
-    vx_free(f->vectors);
+    vx_free(f->head);
+    vx_free(f->tail);
     vx_free(f->norms);
-    f->vectors = vectors;
+    f->head = head;
+    f->tail = tail;
     f->norms = norms;
     f->cap = cap;
     return VINDEX_OK;
@@ -67,7 +148,8 @@ void vx_flat_borrow(vindex *ix, const float *vectors, size_t n)
     flat *f = (flat *)ix;
     flat_reset(ix);
     if (vectors) {
-        f->vectors = (float *)vectors; /* never written through: add refuses borrowed views */
+        f->head = (float *)vectors; /* never written through: add refuses borrowed views */
+        f->head_dim = ix->d;
         f->borrowed = true;
         ix->ntotal = (int64_t)n;
     }
@@ -80,10 +162,31 @@ static vindex_status flat_add(vindex *ix, size_t n, const float *x, const vindex
     size_t d = (size_t)ix->d, at = (size_t)ix->ntotal;
     if (f->borrowed)
         return vx_index_unsupported(ix, "add to a borrowed view");
-    vindex_status st = reserve(f, at + n);
-    if (st)
+    bool first = f->head_dim == 0;
+    vindex_status st = first ? choose_layout(f, n, x) : VINDEX_OK;
+    if (!st)
+        st = reserve(f, at + n);
+    if (st) {
+        if (first) { /* as it was: no layout yet */
+            vx_free(f->perm);
+            f->perm = NULL;
+            f->head_dim = 0;
+        }
         return st;
-    memcpy(f->vectors + at * d, x, n * d * sizeof(float));
+    }
+    size_t hd = (size_t)f->head_dim, td = d - hd;
+    if (!f->perm) {
+        memcpy(f->head + at * d, x, n * d * sizeof(float));
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const float *v = x + i * d;
+            float *h = f->head + (at + i) * hd, *t = f->tail + (at + i) * td;
+            for (size_t c = 0; c < hd; c++)
+                h[c] = v[f->perm[c]];
+            for (size_t c = 0; c < td; c++)
+                t[c] = v[f->perm[hd + c]];
+        }
+    }
     if (f->norms)
         vx_norms_sqr(f->norms + at, x, d, n);
     ix->ntotal += (int64_t)n;
@@ -92,8 +195,15 @@ static vindex_status flat_add(vindex *ix, size_t n, const float *x, const vindex
 
 static vx_brute brute_of(const flat *f, const vindex_search_params *p)
 {
-    vx_brute b = {f->vectors, (size_t)f->base.ntotal, f->base.d, f->base.metric, f->norms,
-                  p ? p->sel : NULL};
+    vx_brute b = {f->head,
+                  (size_t)f->base.ntotal,
+                  f->base.d,
+                  f->base.metric,
+                  f->norms,
+                  p ? p->sel : NULL,
+                  f->perm ? f->head_dim : 0,
+                  f->tail,
+                  f->perm};
     return b;
 }
 
@@ -118,7 +228,15 @@ static vindex_status flat_reconstruct(const vindex *ix, vindex_id id, float *out
     if (id < 0 || id >= ix->ntotal)
         return vx_fail(VINDEX_ERR_NOT_FOUND, "reconstruct: id %lld is not in the index (0..%lld)",
                        (long long)id, (long long)ix->ntotal - 1);
-    memcpy(out, f->vectors + (size_t)id * (size_t)ix->d, (size_t)ix->d * sizeof(float));
+    size_t d = (size_t)ix->d, hd = (size_t)f->head_dim, td = d - hd, i = (size_t)id;
+    if (!f->perm) {
+        memcpy(out, f->head + i * d, d * sizeof(float));
+        return VINDEX_OK;
+    }
+    for (size_t c = 0; c < hd; c++)
+        out[f->perm[c]] = f->head[i * hd + c];
+    for (size_t c = 0; c < td; c++)
+        out[f->perm[hd + c]] = f->tail[i * td + c];
     return VINDEX_OK;
 }
 
@@ -127,12 +245,15 @@ static vindex_status flat_reconstruct(const vindex *ix, vindex_id id, float *out
 static vindex_status flat_remove_ids(vindex *ix, const vindex_selector *sel, size_t *n_removed)
 {
     flat *f = (flat *)ix;
-    size_t d = (size_t)ix->d, n = (size_t)ix->ntotal, kept = 0;
+    size_t hd = (size_t)f->head_dim, td = (size_t)ix->d - hd;
+    size_t n = (size_t)ix->ntotal, kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (vindex_selector_contains(sel, (vindex_id)i))
             continue;
         if (kept != i) {
-            memmove(f->vectors + kept * d, f->vectors + i * d, d * sizeof(float));
+            memmove(f->head + kept * hd, f->head + i * hd, hd * sizeof(float));
+            if (td)
+                memmove(f->tail + kept * td, f->tail + i * td, td * sizeof(float));
             if (f->norms)
                 f->norms[kept] = f->norms[i];
         }
@@ -143,15 +264,19 @@ static vindex_status flat_remove_ids(vindex *ix, const vindex_selector *sel, siz
     return VINDEX_OK;
 }
 
+/* Empties the index; the next add chooses the layout afresh. */
 static void flat_reset(vindex *ix)
 {
     flat *f = (flat *)ix;
-    if (!f->borrowed) {
-        vx_free(f->vectors);
-        vx_free(f->norms);
-    }
+    if (!f->borrowed)
+        vx_free(f->head);
+    vx_free(f->tail);
+    vx_free(f->norms);
+    vx_free(f->perm);
+    f->head = f->tail = f->norms = NULL;
+    f->perm = NULL;
+    f->head_dim = 0;
     f->borrowed = false;
-    f->vectors = f->norms = NULL;
     f->cap = 0;
     ix->ntotal = 0;
 }
@@ -165,7 +290,8 @@ static void flat_destroy(vindex *ix)
 static size_t flat_memory(const vindex *ix)
 {
     const flat *f = (const flat *)ix;
-    return sizeof *f + f->cap * (size_t)ix->d * sizeof(float) + (f->norms ? f->cap * sizeof(float) : 0);
+    return sizeof *f + f->cap * (size_t)ix->d * sizeof(float) +
+           (f->norms ? f->cap * sizeof(float) : 0) + (f->perm ? (size_t)ix->d * sizeof(int32_t) : 0);
 }
 
 static const vx_index_ops flat_ops = {
