@@ -27,11 +27,17 @@ os.chdir(HERE)  # sources are listed relative to the repository root
 
 VERSION = "0.1.0"
 
-# Per-file instruction-set flags, as in CMakeLists.txt.
+# Per-file instruction-set flags, by the same rule as CMakeLists.txt: a kernel
+# file says its instruction set in its name (src/simd/*_avx2.c, *_avx512.c).
+ISA_SUFFIX_FLAGS = {
+    "_avx2.c": ["-mavx2", "-mfma", "-mf16c"],
+    "_avx512.c": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-mavx2",
+                  "-mf16c"],
+}
 ISA_FLAGS = {
-    "src/simd/dist_avx2.c": ["-mavx2", "-mfma"],
-    "src/simd/dist_avx512.c": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl",
-                               "-mfma", "-mavx2"],
+    path: flags
+    for suffix, flags in ISA_SUFFIX_FLAGS.items()
+    for path in glob("src/simd/*" + suffix)
 }
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
