@@ -53,6 +53,7 @@ static const vx_kernel_table *const levels[] = {&vx_kernels_scalar};
 #endif
 
 static const vx_kernel_table *chosen;
+static int chosen_level;
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 
 static int level_named(const char *name)
@@ -72,7 +73,19 @@ static void choose(void)
         if (wanted >= 0 && wanted < level)
             level = wanted;
     }
+    chosen_level = level;
     chosen = levels[level];
+}
+
+int vx_simd_level(void)
+{
+    pthread_once(&chosen_once, choose);
+    return chosen_level;
+}
+
+int vx_simd_level_available(int level)
+{
+    return level >= 0 && level < (int)(sizeof levels / sizeof levels[0]) && level <= cpu_level();
 }
 
 const vx_kernel_table *vx_kernels(void)

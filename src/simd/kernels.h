@@ -33,6 +33,15 @@ typedef struct vx_kernel_table {
                         float threshold);
 } vx_kernel_table;
 
+/* Instruction-set levels. Other kernel families (PQ, SQ, Hamming, ...) keep their
+ * own tables in their own files and pick one with these, so that every family
+ * follows the same choice and the same VINDEX_SIMD override. */
+enum { VX_LEVEL_SCALAR = 0, VX_LEVEL_AVX2 = 1, VX_LEVEL_AVX512 = 2 };
+/* The level in use (the CPU's best, lowered by VINDEX_SIMD). */
+int vx_simd_level(void);
+/* Whether this build and CPU can run `level` (for tests comparing levels). */
+int vx_simd_level_available(int level);
+
 /* The table in use (chosen once, thread-safe). */
 const vx_kernel_table *vx_kernels(void);
 
