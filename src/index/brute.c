@@ -13,10 +13,11 @@
 #include "../simd/kernels.h"
 
 /* Block sizes. sgemm needs many query rows per call to amortise packing the
- * database block (measured here: 139 GFLOP/s with 256 rows, 158 with 1,000);
- * a 1024 x 512 tile of scores (2 MiB) still fits in L2 while its rows go
- * through the heaps. The SIMD tile (4 queries x 256 vectors) stays in L1. */
-enum { BLAS_QB = 1024, BLAS_DB = 512, SIMD_QB = 4, SIMD_DB = 256 };
+ * database block (measured here: 139 GFLOP/s with 256 rows, 158 with 1,000),
+ * and a wide database block packs the queries fewer times (1024 against 512:
+ * 3% faster on Fashion-MNIST batches and k-means). The SIMD tile (4 queries x
+ * 256 vectors) stays in L1. */
+enum { BLAS_QB = 1024, BLAS_DB = 1024, SIMD_QB = 4, SIMD_DB = 256, SELECT_CHUNK = 64 };
 
 static atomic_size_t blas_threshold = 20;
 
@@ -137,21 +138,26 @@ static void knn_task(void *ctx, size_t task, int worker)
             vindex_id *hi;
             heap_of(jb, q0 + a, seg, &hd, &hi);
             const float *row = tile + a * nbb;
-            /* Candidates that can beat the current worst; the heap's root only
-             * improves while they are pushed, so this is a superset. */
-            size_t n = select_le(picked, row, offset, nbb, hd[0]);
-            for (size_t c = 0; c < n; c++) {
-                size_t j = picked[c];
-                vindex_id id = (vindex_id)(jb0 + j);
-                float s = row[j] + (offset ? offset[j] : 0.0f);
-                if (jb->complete_tail) {
+            /* Candidates that can beat the current worst, in chunks so that the
+             * threshold tightens as the heap fills: on the first tile of a
+             * query every score passes an empty heap's +inf. The root only
+             * improves while candidates are pushed, so each chunk's list is a
+             * superset of what enters. */
+            for (size_t c0 = 0; c0 < nbb; c0 += SELECT_CHUNK) {
+                size_t len = nbb - c0 < SELECT_CHUNK ? nbb - c0 : SELECT_CHUNK;
+                size_t n = select_le(picked, row + c0, offset ? offset + c0 : NULL, len, hd[0]);
+                for (size_t c = 0; c < n; c++) {
+                    size_t j = c0 + picked[c];
+                    vindex_id id = (vindex_id)(jb0 + j);
+                    float s = row[j] + (offset ? offset[j] : 0.0f);
                     if (s > hd[0])
-                        continue; /* the head alone already loses */
-                    s += tail_distance(jb, q0 + a, jb0 + j);
+                        continue;
+                    if (jb->complete_tail)
+                        s += tail_distance(jb, q0 + a, jb0 + j);
+                    if (b->sel && !vindex_selector_contains(b->sel, id))
+                        continue;
+                    vx_heap_push(hd, hi, jb->k, s, id);
                 }
-                if (b->sel && !vindex_selector_contains(b->sel, id))
-                    continue;
-                vx_heap_push(hd, hi, jb->k, s, id);
             }
         }
     }
