@@ -22,18 +22,3 @@ void vx_heap_merge(float *score, vindex_id *ids, size_t k, const float *other_sc
         if (other_ids[i] != -1)
             vx_heap_push(score, ids, k, other_score[i], other_ids[i]);
 }
-
-void vx_heap_push_block(float *score, vindex_id *ids, size_t k, const float *block, size_t n,
-                        vindex_id id0)
-{
-    /* Most candidates lose to the root once the heap has filled; the threshold
-     * test below is branch-predictable and vectorises, the heap work is rare.
-     * Equal scores go through the full comparison for the id tie-break. */
-    float threshold = score[0];
-    for (size_t j = 0; j < n; j++) {
-        if (block[j] <= threshold) {
-            vx_heap_push(score, ids, k, block[j], id0 + (vindex_id)j);
-            threshold = score[0];
-        }
-    }
-}

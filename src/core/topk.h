@@ -70,9 +70,4 @@ void vx_topk_finish(float *score, vindex_id *ids, size_t k, vindex_metric metric
 void vx_heap_merge(float *score, vindex_id *ids, size_t k, const float *other_score,
                    const vindex_id *other_ids);
 
-/* Offers n scores whose ids are id0 + j, j < n. Most lose to the root once the
- * heap has filled; those are skipped by one comparison. */
-void vx_heap_push_block(float *score, vindex_id *ids, size_t k, const float *block, size_t n,
-                        vindex_id id0);
-
 #endif

@@ -42,7 +42,7 @@ static void pads_when_short(void **state)
     }
 }
 
-static void block_push_and_merge_match_one_heap(void **state)
+static void split_and_merge_match_one_heap(void **state)
 {
     (void)state;
     enum { N = 5000, K = 17 };
@@ -57,8 +57,10 @@ static void block_push_and_merge_match_one_heap(void **state)
         vx_heap_push(one_s, one_i, K, scores[i], i);
     vx_heap_init(a_s, a_i, K);
     vx_heap_init(b_s, b_i, K);
-    vx_heap_push_block(a_s, a_i, K, scores, N / 3, 0);
-    vx_heap_push_block(b_s, b_i, K, scores + N / 3, N - N / 3, N / 3);
+    for (int i = 0; i < N / 3; i++)
+        vx_heap_push(a_s, a_i, K, scores[i], i);
+    for (int i = N / 3; i < N; i++)
+        vx_heap_push(b_s, b_i, K, scores[i], i);
     vx_heap_merge(a_s, a_i, K, b_s, b_i);
     vx_topk_finish(one_s, one_i, K, VINDEX_METRIC_L2);
     vx_topk_finish(a_s, a_i, K, VINDEX_METRIC_L2);
@@ -77,7 +79,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sorted_with_ties_by_id),
         cmocka_unit_test(pads_when_short),
-        cmocka_unit_test(block_push_and_merge_match_one_heap),
+        cmocka_unit_test(split_and_merge_match_one_heap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
