@@ -12,26 +12,8 @@
 #include <time.h>
 
 #include "dataset.h"
+#include "timing.h"
 #include "vindex.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 int main(int argc, char **argv)
 {
@@ -70,23 +52,23 @@ int main(int argc, char **argv)
     vindex_id *ids = malloc(nq * k * sizeof *ids);
     double batch[100], single[100];
     for (int r = 0; r < repeat; r++) {
-        double t0 = now();
+        double t0 = timing_now();
         if (vindex_search(ix, nq, queries.data, k, NULL, dist, ids)) {
             fprintf(stderr, "flat_bench: %s\n", vindex_last_error());
             return 1;
         }
-        batch[r] = now() - t0;
-        t0 = now();
+        batch[r] = timing_now() - t0;
+        t0 = timing_now();
         for (size_t i = 0; i < nsingle; i++)
             vindex_search(ix, 1, queries.data + i * (size_t)base.d, k, NULL, dist, ids);
-        single[r] = now() - t0;
+        single[r] = timing_now() - t0;
     }
     /* The first query's ids, so that the driver can check agreement with Faiss. */
     vindex_search(ix, 1, queries.data, k, NULL, dist, ids);
     printf("{\"engine\": \"vindex\", \"threads\": %d, \"simd\": \"%s\", \"nq\": %zu, "
            "\"nsingle\": %zu, \"batch_s\": %.6f, \"single_s\": %.6f, \"first_ids\": [",
-           vindex_get_num_threads(), vindex_simd_level(), nq, nsingle, median(batch, repeat),
-           median(single, repeat));
+           vindex_get_num_threads(), vindex_simd_level(), nq, nsingle, timing_median(batch, repeat),
+           timing_median(single, repeat));
     for (size_t j = 0; j < k; j++)
         printf("%s%lld", j ? ", " : "", (long long)ids[j]);
     printf("]}\n");

@@ -18,30 +18,12 @@
 #include <time.h>
 
 #include "dataset.h"
+#include "timing.h"
 #include "vindex.h"
 
 #define K 10
 static const int NPROBES[] = {1, 2, 4, 8, 16, 32};
 #define NNPROBE ((int)(sizeof NPROBES / sizeof NPROBES[0]))
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void check(vindex_status st, const char *what)
 {
@@ -114,11 +96,11 @@ int main(int argc, char **argv)
         vindex *quantizer;
         check(vindex_flat_new(&quantizer, d, VINDEX_METRIC_L2), "flat_new");
         check(vindex_ivf_flat_new(&ix, quantizer, d, nlist, VINDEX_METRIC_L2), "ivf_flat_new");
-        double t0 = now();
+        double t0 = timing_now();
         check(vindex_train(ix, base.n, base.data), "train");
-        double t1 = now();
+        double t1 = timing_now();
         check(vindex_add(ix, base.n, base.data), "add");
-        double t2 = now();
+        double t2 = timing_now();
         train_s[r] = t1 - t0;
         add_s[r] = t2 - t1;
     }
@@ -129,22 +111,22 @@ int main(int argc, char **argv)
            "\"nsingle\": %zu, \"nlist\": %zu, \"train_s\": %.6f, \"add_s\": %.6f, "
            "\"imbalance\": %.6f, \"runs\": [",
            vindex_version(), vindex_simd_level(), vindex_get_num_threads(), nq, nsingle, nlist,
-           median(train_s, train_repeat), median(add_s, train_repeat), imbalance);
+           timing_median(train_s, train_repeat), timing_median(add_s, train_repeat), imbalance);
     for (int p = 0; p < NNPROBE; p++) {
         vindex_search_params sp;
         vindex_search_params_init(&sp);
         sp.nprobe = NPROBES[p];
         double batch[100], single[100];
         for (int r = 0; r < repeat; r++) {
-            double t0 = now();
+            double t0 = timing_now();
             check(vindex_search(ix, nq, queries.data, K, &sp, dis, ids), "search");
-            batch[r] = now() - t0;
-            t0 = now();
+            batch[r] = timing_now() - t0;
+            t0 = timing_now();
             for (size_t i = 0; i < nsingle; i++)
                 check(vindex_search(ix, 1, queries.data + i * (size_t)d, K, &sp, dis,
                                     all_ids + (size_t)p * nq * K + i * K),
                       "search");
-            single[r] = now() - t0;
+            single[r] = timing_now() - t0;
         }
         /* single-query results must equal the batch's */
         for (size_t i = 0; i < nsingle * K; i++)
@@ -155,7 +137,7 @@ int main(int argc, char **argv)
             }
         memcpy(all_ids + (size_t)p * nq * K, ids, nq * K * sizeof *ids);
         printf("%s{\"nprobe\": %d, \"batch_s\": %.6f, \"single_s\": %.6f, \"recall\": %.4f}",
-               p ? ", " : "", NPROBES[p], median(batch, repeat), median(single, repeat),
+               p ? ", " : "", NPROBES[p], timing_median(batch, repeat), timing_median(single, repeat),
                recall(ids, truth, nq));
     }
     printf("]}\n");

@@ -11,20 +11,8 @@
 #include <time.h>
 
 #include "dataset.h"
+#include "timing.h"
 #include "vindex.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The k nearest of one query, by plain double-precision loops. */
 static void reference_knn(const float *q, const dataset *base, int k, vindex_id *out)
@@ -91,25 +79,25 @@ int main(int argc, char **argv)
 
     vindex *ix;
     CHECK(vindex_flat_new(&ix, base.d, VINDEX_METRIC_L2));
-    double t0 = now();
+    double t0 = timing_now();
     CHECK(vindex_add(ix, base.n, base.data));
-    double build_s = now() - t0;
+    double build_s = timing_now() - t0;
 
     size_t nq = queries.n;
     float *dist = malloc(nq * k * sizeof *dist);
     vindex_id *ids = malloc(nq * k * sizeof *ids);
-    t0 = now();
+    t0 = timing_now();
     CHECK(vindex_search(ix, nq, queries.data, k, NULL, dist, ids));
-    double batch_s = now() - t0;
+    double batch_s = timing_now() - t0;
 
     size_t nsingle = 500;
     float *d1 = malloc(nsingle * k * sizeof *d1);
     vindex_id *i1 = malloc(nsingle * k * sizeof *i1);
-    t0 = now();
+    t0 = timing_now();
     for (size_t i = 0; i < nsingle; i++)
         CHECK(vindex_search(ix, 1, queries.data + i * (size_t)base.d, k, NULL, d1 + i * k,
                             i1 + i * k));
-    double single_s = now() - t0;
+    double single_s = timing_now() - t0;
 
     size_t ncheck = 100;
     vindex_id *truth = malloc(ncheck * k * sizeof *truth);
@@ -118,11 +106,11 @@ int main(int argc, char **argv)
 
     double *lat = malloc(nsingle * sizeof *lat);
     for (size_t i = 0; i < nsingle; i++) {
-        double s = now();
+        double s = timing_now();
         CHECK(vindex_search(ix, 1, queries.data + i * (size_t)base.d, k, NULL, d1, i1));
-        lat[i] = now() - s;
+        lat[i] = timing_now() - s;
     }
-    qsort(lat, nsingle, sizeof *lat, cmp_double);
+    qsort(lat, nsingle, sizeof *lat, timing_cmp_double);
 
     printf("| Index | Memory (MB) | Build (s) | QPS, %zu queries in one call | QPS, one query per call "
            "| p50 latency (ms) | Recall@1 | Recall@10 |\n",
