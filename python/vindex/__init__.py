@@ -24,6 +24,11 @@ Differences from Faiss worth knowing:
   * rows with fewer than k results are padded with label -1 and distance +inf
     (L2) or -inf (inner product), where Faiss uses +-3.4e38;
   * threads are the library's own pool: omp_set_num_threads() sets its size.
+  * IVF: index.invlists is a read-only view (list_size, get_ids returning an
+    int64 array, imbalance_factor); nprobe <= 0 is refused with ArgumentError;
+  * Kmeans.train has no `weights` or `init_centroids`; k-means warnings go to
+    stderr and verbose progress to stdout through the library's log callback
+    (set_log_callback redirects them).
 
 Adding an index family (for the maintainers): one `_init_<family>` method in
 _vindex.c that calls the C constructor (with adopt_begin/adopt_finish when the
@@ -33,6 +38,8 @@ vindex_set_param/vindex_get_param (`_param_group` for nested ones such as
 `index.hnsw.efSearch`). See IndexIDMap below for a wrapper.
 """
 import operator as _operator
+import sys as _sys
+import threading as _threading
 
 import numpy as _np
 
@@ -47,7 +54,9 @@ __all__ = [
     "IDSelectorBatch", "IDSelectorArray", "IDSelectorBitmap", "IDSelectorNot",
     "SearchParameters", "SearchParametersIVF", "SearchParametersHNSW",
     "IndexRefineSearchParameters", "knn", "normalize_L2", "omp_set_num_threads",
-    "omp_get_max_threads", "get_num_gpus", "simd_level",
+    "omp_get_max_threads", "get_num_gpus", "simd_level", "IndexIVF", "IndexIVFFlat",
+    "DirectMap", "InvertedLists", "ClusteringParameters", "Kmeans", "extract_index_ivf",
+    "set_log_callback",
 ]
 
 # ---------------------------------------------------------------------------
@@ -125,26 +134,31 @@ class _ParamGroup:
     """A stand-in for Faiss's nested objects (`index.hnsw.efSearch`): each
     attribute in `names` reads and writes the index tunable of that name."""
 
-    __slots__ = ("_index", "_names")
+    __slots__ = ("_index", "_names", "_prefix")
 
-    def __init__(self, index, names):
+    def __init__(self, index, names, prefix=""):
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_names", names)
+        object.__setattr__(self, "_prefix", prefix)
 
     def __getattr__(self, name):
         if name not in self._names:
             raise AttributeError(name)
-        return self._names[name](self._index._get_param(name))
+        return self._names[name](self._index._get_param(self._prefix + name))
 
     def __setattr__(self, name, value):
         if name not in self._names:
             raise AttributeError(f"{name!r} is not a parameter vindex knows here")
-        self._index._set_param(name, value)
+        self._index._set_param(self._prefix + name, value)
+
+    def __repr__(self):
+        return "<" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self._names) + ">"
 
 
-def _param_group(**names):
-    """A read-only property returning a _ParamGroup: `hnsw = _param_group(efSearch=int)`."""
-    return property(lambda self: _ParamGroup(self, names))
+def _param_group(_prefix="", _doc=None, **names):
+    """A read-only property returning a _ParamGroup: `hnsw = _param_group(efSearch=int)`.
+    With _prefix, attribute `x` is the tunable `_prefix + "x"` (`cp.niter`)."""
+    return property(lambda self: _ParamGroup(self, names, _prefix), doc=_doc)
 
 
 class Index(_vindex.Index):
@@ -313,6 +327,412 @@ class IndexIDMap2(IndexIDMap):
     """IndexIDMap that can also reconstruct vectors by id (Faiss: IndexIDMap2)."""
 
     _two = True
+
+
+# ---------------------------------------------------------------------------
+# Inverted-file indexes
+# ---------------------------------------------------------------------------
+
+
+class DirectMap:
+    """The kinds of id -> vector map an IVF index can keep for reconstruct()
+    (Faiss: faiss.DirectMap): NoMap (none: reconstruct fails), Array (ids must
+    be 0..ntotal-1, as after add() without ids; remove_ids is refused) and
+    Hashtable (any unique ids; remove_ids works).
+
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+
+    As an attribute of an index (`index.direct_map`), it tells the kind kept:
+    `index.direct_map.type`, and `index.direct_map.no()` when there is none.
+    """
+
+    NoMap = 0
+    Array = 1
+    Hashtable = 2
+
+    def __init__(self, type=0):
+        self.type = type
+
+    def no(self):
+        """Whether no map is kept (type == NoMap)."""
+        return self.type == DirectMap.NoMap
+
+    def __repr__(self):
+        names = {0: "NoMap", 1: "Array", 2: "Hashtable"}
+        return f"<vindex.DirectMap {names.get(self.type, self.type)}>"
+
+
+class InvertedLists:
+    """A read-only view of the inverted lists of an IVF index (Faiss:
+    index.invlists): `nlist`, `list_size(i)`, `get_ids(i)`,
+    `imbalance_factor()`, `compute_ntotal()`. It reads the index live: sizes
+    change as vectors are added or removed.
+
+    Differences from Faiss: get_ids(i) returns an int64 numpy array (Faiss
+    returns a pointer for rev_swig_ptr); list_sizes() (all sizes as one
+    array) is a vindex extension.
+    """
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index):
+        self._index = index
+
+    @property
+    def nlist(self):
+        """The number of inverted lists."""
+        return self._index.nlist
+
+    def list_sizes(self):
+        """The size of every list, as an (nlist,) uint64 array (vindex extension)."""
+        return _np.frombuffer(self._index._list_sizes(), dtype=_np.uint64)
+
+    def list_size(self, list_no):
+        """The number of vectors in inverted list `list_no`."""
+        sizes = self.list_sizes()
+        i = _operator.index(list_no)
+        if not 0 <= i < len(sizes):
+            raise ArgumentError(f"list_size: list {i} is out of range 0..{len(sizes) - 1}")
+        return int(sizes[i])
+
+    def get_ids(self, list_no):
+        """The ids stored in inverted list `list_no`, in list order (int64 array)."""
+        return _np.frombuffer(self._index._list_ids(_operator.index(list_no)), dtype=_i64)
+
+    def compute_ntotal(self):
+        """The total number of vectors over all lists."""
+        return int(self.list_sizes().sum())
+
+    def imbalance_factor(self):
+        """nlist * sum(size^2) / ntotal^2: 1.0 when the lists are all the same
+        size, larger when they are uneven (0.0 for an empty index)."""
+        return self._index._imbalance_factor()
+
+    def __repr__(self):
+        return f"<vindex.InvertedLists nlist={self.nlist}>"
+
+
+class IndexIVF(Index):
+    """The base of the inverted-file indexes (Faiss: faiss.IndexIVF). Not
+    constructed directly: use IndexIVFFlat.
+
+    The vectors are partitioned into `nlist` inverted lists, one per centroid
+    of the coarse quantizer (trained by k-means in train()); a search visits
+    the `nprobe` lists whose centroids are nearest to the query.
+
+    Attributes: nlist (read only), nprobe (default 1; values above nlist are
+    clamped at search time; 0 or negative is refused), quantizer, invlists,
+    direct_map, cp (the clustering parameters of the next train(): niter,
+    nredo, seed, spherical, max_points_per_centroid, min_points_per_centroid,
+    verbose), verbose.
+    """
+
+    nprobe = _param("nprobe", int, "Inverted lists a search visits (default 1, at least 1; "
+                                   "values above nlist are clamped at search time).")
+    cp = _param_group("cp.", "The clustering parameters of the next train() (Faiss: "
+                      "index.cp): niter (10), nredo, seed, spherical, max_points_per_centroid, "
+                      "min_points_per_centroid, verbose.",
+                      niter=int, nredo=int, seed=int, spherical=bool,
+                      max_points_per_centroid=int, min_points_per_centroid=int, verbose=bool)
+    verbose = _param("cp.verbose", bool, "Whether train() prints the k-means progress "
+                                         "(to stdout, as Faiss).")
+
+    @property
+    def nlist(self):
+        """The number of inverted lists (fixed at construction)."""
+        return int(self._get_param("nlist"))
+
+    @property
+    def quantizer(self):
+        """The coarse quantizer: the Flat index given to the constructor, which
+        the IVF index owns. It stays usable for reading (search, ntotal,
+        reconstruct: `index.quantizer.search(x, 1)` assigns vectors to lists);
+        changes to it are refused."""
+        q = self.__dict__.get("_quantizer")
+        if q is None:
+            q = self._ivf_quantizer(IndexFlat)
+            q.__class__ = IndexFlatL2 if q._metric == _vindex.C_METRIC_L2 else IndexFlatIP
+            self.__dict__["_quantizer"] = q
+        return q
+
+    @property
+    def invlists(self):
+        """The inverted lists (InvertedLists): list_size(i), imbalance_factor(), ..."""
+        return InvertedLists(self)
+
+    @property
+    def direct_map(self):
+        """The direct map kept for reconstruct(), as a DirectMap (its `type`)."""
+        return DirectMap(self._direct_map_kind())
+
+    def __repr__(self):
+        try:
+            return f"<vindex.{type(self).__name__} d={self.d} nlist={self.nlist} " \
+                   f"nprobe={self.nprobe} ntotal={self.ntotal} " \
+                   f"metric={_METRIC_NAMES[self.metric_type]}>"
+        except RuntimeError:
+            return f"<vindex.{type(self).__name__} (not initialised)>"
+
+    def train(self, x):
+        """Clusters the (n, d) vectors x into nlist centroids (k-means with
+        `cp`: 10 iterations, at most 256 points per centroid, as Faiss) and
+        stores them in the quantizer. Needs n >= nlist. Skipped when the
+        quantizer already holds nlist vectors. Warnings (too few points per
+        centroid) go to stderr, and the progress to stdout when `verbose`."""
+        x = _asc(x, dtype=_f32)
+        with _log_scope(self.verbose):
+            self._train(x)
+
+    def make_direct_map(self, new_maintain=True):
+        """Builds the id -> vector map that reconstruct() needs (an array map:
+        ids must be 0..ntotal-1, as after add() without ids) and keeps it up
+        to date through later adds; make_direct_map(False) drops it. For other
+        ids use set_direct_map_type(DirectMap.Hashtable)."""
+        self._make_direct_map(DirectMap.Array if new_maintain else DirectMap.NoMap)
+
+    def set_direct_map_type(self, type):
+        """Keeps a direct map of the given kind: DirectMap.NoMap, DirectMap.Array
+        (ids 0..ntotal-1) or DirectMap.Hashtable (any unique ids; remove_ids
+        works)."""
+        self._make_direct_map(_operator.index(type))
+
+    def reconstruct(self, key, x=None):
+        """The stored vector with id `key`, as a (d,) float32 array (into x if
+        given). Needs a direct map: call make_direct_map() first (else
+        RuntimeError)."""
+        return super().reconstruct(key, x)
+
+    def merge_from(self, otherIndex, add_id=0):
+        """Moves every vector of otherIndex (an IVF index of the same kind,
+        dimension, metric and nlist, with the same centroids) into this one,
+        adding add_id to its ids; otherIndex ends empty."""
+        self._merge_from(otherIndex, _operator.index(add_id))
+
+
+class IndexIVFFlat(IndexIVF):
+    """Inverted-file index storing the vectors uncompressed (Faiss:
+    IndexIVFFlat(quantizer, d, nlist, metric=METRIC_L2)); distances are exact
+    within the visited lists.
+
+        quantizer = faiss.IndexFlatL2(d)
+        index = faiss.IndexIVFFlat(quantizer, d, nlist)
+        index.train(xb)
+        index.add(xb)
+        index.nprobe = 10
+        D, I = index.search(xq, k)
+
+    The index owns `quantizer` from then on, as in Faiss: it stays readable as
+    `index.quantizer` (and through the object passed in), but changes to it
+    are refused. With METRIC_INNER_PRODUCT, use an IndexFlatIP quantizer.
+    """
+
+    def __init__(self, quantizer, d, nlist, metric=METRIC_L2):
+        self._init_ivf_flat(quantizer, _operator.index(d), _operator.index(nlist),
+                            _c_metric(metric))
+        self.__dict__["_quantizer"] = quantizer
+
+
+def extract_index_ivf(index):
+    """The IVF index inside `index` (Faiss: extract_index_ivf): index itself
+    when it is an IVF index, else the one a wrapper holds; ArgumentError when
+    there is none."""
+    seen = index
+    while seen is not None:
+        if isinstance(seen, IndexIVF):
+            return seen
+        seen = getattr(seen, "index", None) or getattr(seen, "base_index", None)
+    raise ArgumentError(f"extract_index_ivf: {type(index).__name__} is not an IVF index and "
+                        f"does not wrap one")
+
+
+# ---------------------------------------------------------------------------
+# Log messages (k-means notices and progress)
+# ---------------------------------------------------------------------------
+
+_log_lock = _threading.Lock()
+_log_local = _threading.local()
+_log_user = None   # the handler given to set_log_callback
+_log_scopes = 0    # _log_scope blocks running now, in any thread
+
+
+def _log_dispatch(level, message):
+    handler = _log_user
+    if handler is None:
+        handler = getattr(_log_local, "handler", None)
+    if handler is not None:
+        handler(level, message)
+
+
+def _log_install():
+    """Installs the C log callback while anything listens (called under _log_lock)."""
+    _vindex.set_log_callback(_log_dispatch if (_log_user is not None or _log_scopes) else None)
+
+
+def set_log_callback(fn):
+    """Sends the library's log messages to fn(level, message) (level 0: info,
+    1: warning), from whichever thread logs; None stops that. Returns the
+    previous handler. A vindex extension: without a handler, k-means and IVF
+    training print as Faiss does (warnings to stderr, progress to stdout when
+    verbose)."""
+    global _log_user
+    if fn is not None and not callable(fn):
+        raise TypeError(f"set_log_callback: expected a callable or None, got {type(fn).__name__}")
+    with _log_lock:
+        prev, _log_user = _log_user, fn
+        _log_install()
+    return prev
+
+
+class _log_scope:
+    """During a training call of this thread: warnings to stderr, and info
+    messages to stdout when verbose (as Faiss prints them)."""
+
+    def __init__(self, verbose):
+        self.verbose = bool(verbose)
+
+    def _print(self, level, message):
+        if level >= 1:
+            print(f"WARNING: {message}", file=_sys.stderr, flush=True)
+        elif self.verbose:
+            print(message, flush=True)
+
+    def __enter__(self):
+        global _log_scopes
+        self.prev = getattr(_log_local, "handler", None)
+        _log_local.handler = self._print
+        with _log_lock:
+            _log_scopes += 1
+            if _log_scopes == 1:
+                _log_install()
+
+    def __exit__(self, *exc):
+        global _log_scopes
+        _log_local.handler = self.prev
+        with _log_lock:
+            _log_scopes -= 1
+            if _log_scopes == 0:
+                _log_install()
+        return False
+
+
+# ---------------------------------------------------------------------------
+# k-means
+# ---------------------------------------------------------------------------
+
+
+class ClusteringParameters:
+    """Settings of a k-means run (Faiss: ClusteringParameters), with Faiss's
+    defaults: niter=25, nredo=1, verbose=False, spherical=False, seed=1234,
+    max_points_per_centroid=256 (larger training sets are subsampled),
+    min_points_per_centroid=39 (fewer points per centroid give a warning).
+    `init` ("random", the default, or "k-means++") is a vindex extension."""
+
+    _FIELDS = ("niter", "nredo", "verbose", "spherical", "seed", "max_points_per_centroid",
+               "min_points_per_centroid", "init")
+
+    def __init__(self):
+        self.niter = 25
+        self.nredo = 1
+        self.verbose = False
+        self.spherical = False
+        self.seed = 1234
+        self.max_points_per_centroid = 256
+        self.min_points_per_centroid = 39
+        self.init = "random"
+
+    def __setattr__(self, name, value):
+        if name not in self._FIELDS:
+            raise AttributeError(f"ClusteringParameters has no parameter {name!r}; vindex knows "
+                                 f"{', '.join(self._FIELDS)}")
+        object.__setattr__(self, name, value)
+
+    def __repr__(self):
+        return "ClusteringParameters(" + ", ".join(
+            f"{n}={getattr(self, n)!r}" for n in self._FIELDS) + ")"
+
+
+_KMEANS_INIT = {"random": _vindex.C_KMEANS_INIT_RANDOM,
+                "k-means++": _vindex.C_KMEANS_INIT_PLUSPLUS,
+                "kmeans++": _vindex.C_KMEANS_INIT_PLUSPLUS}
+
+
+class Kmeans:
+    """k-means clustering (Faiss: faiss.Kmeans).
+
+        km = faiss.Kmeans(d, k, niter=25, nredo=1, seed=1234, spherical=False,
+                          max_points_per_centroid=256, verbose=False)
+        obj = km.train(x)           # x: (n, d), n >= k
+        km.centroids                # (k, d) float32
+        km.obj                      # the objective after each iteration
+        D, I = km.index.search(x, 1)   # or D, I = km.assign(x)
+
+    Keyword arguments set the ClusteringParameters `cp` (niter, nredo,
+    verbose, spherical, seed, max_points_per_centroid,
+    min_points_per_centroid, and the vindex extension init="k-means++");
+    unknown ones raise AttributeError. The result depends on the seed only,
+    never on the thread count.
+    """
+
+    def __init__(self, d, k, **kwargs):
+        self.d = _operator.index(d)
+        self.k = _operator.index(k)
+        if self.d <= 0:
+            raise ArgumentError(f"Kmeans: d must be at least 1, got {self.d}")
+        if self.k <= 0:
+            raise ArgumentError(f"Kmeans: k must be at least 1, got {self.k}")
+        self.gpu = False
+        self.cp = ClusteringParameters()
+        for name, value in kwargs.items():
+            if name == "gpu":
+                if value not in (False, 0, None):
+                    raise ArgumentError("Kmeans: vindex runs on the CPU only (gpu=False)")
+                continue
+            setattr(self.cp, name, value)
+        self.centroids = None
+        self.obj = None
+        self.index = None
+
+    def train(self, x, weights=None, init_centroids=None):
+        """Clusters the (n, d) vectors x (n >= k) into k centroids. Sets
+        `centroids` ((k, d) float32), `obj` (float64 array of the objective
+        after each iteration of each run: sum of squared distances, or of inner
+        products when spherical) and `index` (an IndexFlatL2, IndexFlatIP when
+        spherical, holding the centroids). Returns the last objective."""
+        if weights is not None:
+            raise ArgumentError("Kmeans.train: weights are not supported by vindex")
+        if init_centroids is not None:
+            raise ArgumentError("Kmeans.train: init_centroids is not supported by vindex")
+        x = _asc(x, dtype=_f32)
+        if x.ndim != 2 or x.shape[1] != self.d:
+            raise ArgumentError(f"Kmeans.train: x must have shape (n, d={self.d}), got "
+                                f"{x.shape}")
+        cp = self.cp
+        try:
+            init = _KMEANS_INIT[cp.init]
+        except (KeyError, TypeError):
+            raise ArgumentError(f"Kmeans: init {cp.init!r} must be 'random' or "
+                                f"'k-means++'") from None
+        niter, nredo = _operator.index(cp.niter), _operator.index(cp.nredo)
+        centroids = _empty((self.k, self.d), dtype=_f32)
+        obj = _empty(max(niter, 0) * max(nredo, 0), dtype=_f32)
+        with _log_scope(cp.verbose):
+            _vindex.kmeans(x, self.k, centroids, obj, niter, nredo, _operator.index(cp.seed),
+                           bool(cp.spherical), _operator.index(cp.max_points_per_centroid),
+                           _operator.index(cp.min_points_per_centroid), init, bool(cp.verbose))
+        index = IndexFlatIP(self.d) if cp.spherical else IndexFlatL2(self.d)
+        index.add(centroids)
+        self.centroids = centroids
+        self.obj = obj.astype(_np.float64)
+        self.index = index
+        return float(self.obj[-1]) if self.obj.size else 0.0
+
+    def assign(self, x):
+        """The nearest centroid of each of the (n, d) vectors x: (D, I), two
+        1-d arrays (distances float32, centroid numbers int64), as Faiss."""
+        if self.centroids is None:
+            raise RuntimeError("Kmeans.assign: call train() first")
+        D, I = self.index.search(_asc(x, dtype=_f32), 1)
+        return D.ravel(), I.ravel()
 
 
 # ---------------------------------------------------------------------------

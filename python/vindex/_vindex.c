@@ -28,10 +28,15 @@
  * owns) has a readers-writer lock: search, range_search and reconstruct share
  * it, add, train, remove_ids, reset and set_param take it alone. A thread never
  * blocks on that lock while it holds the GIL (try first, else release the GIL
- * and wait), so the two locks cannot deadlock.
+ * and wait), so the two locks cannot deadlock. merge_from, the one call that
+ * changes two trees, takes their locks in address order.
  *
- * Ownership. A composite index (IndexIDMap, later IVF over a quantizer) owns
- * its sub-index in C. When the C constructor succeeds, the Python object of the
+ * Log messages. set_log_callback installs one C callback that calls a Python
+ * handler; the library may log from any thread while the GIL is released, so
+ * the callback takes the GIL with PyGILState_Ensure.
+ *
+ * Ownership. A composite index (IndexIDMap, IndexIVFFlat over its quantizer)
+ * owns its sub-index in C. When the C constructor succeeds, the Python object of the
  * sub-index stops owning its `vindex *`: it keeps the pointer, holds a strong
  * reference to the index that owns it now (its "owner"), and refuses calls that
  * would change it behind the wrapper's back. The index is freed exactly once,
@@ -800,6 +805,30 @@ static PyObject *Index_init_idmap(IndexObject *self, PyObject *args)
     return st ? raise_status(st) : Py_NewRef(Py_None);
 }
 
+/* _init_ivf_flat(quantizer, d, nlist, c_metric): vindex_ivf_flat_new. The IVF
+ * index takes the quantizer's `vindex *`; the quantizer object becomes a
+ * borrowed handle (searchable, not changeable), as a sub-index of IDMap. */
+static PyObject *Index_init_ivf_flat(IndexObject *self, PyObject *args)
+{
+    PyObject *obj;
+    int d, metric;
+    Py_ssize_t nlist;
+    if (!PyArg_ParseTuple(args, "Oini:_init_ivf_flat", &obj, &d, &nlist, &metric) ||
+        !index_fresh(self))
+        return NULL;
+    if (nlist <= 0)
+        return PyErr_Format(ArgumentError, "IndexIVFFlat: nlist %zd must be at least 1", nlist);
+    IndexObject *sub = adopt_begin(self, obj, "IndexIVFFlat");
+    if (!sub)
+        return NULL;
+    vindex *ix = NULL;
+    vindex_status st = vindex_ivf_flat_new(&ix, sub->ix, d, (size_t)nlist, (vindex_metric)metric);
+    if (!st)
+        self->ix = ix;
+    adopt_finish(self, sub, st == VINDEX_OK);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
 /* ---- operations ---------------------------------------------------------- */
 
 static PyObject *Index_train(IndexObject *self, PyObject *x)
@@ -1125,6 +1154,193 @@ static PyObject *Index_get_param(IndexObject *self, PyObject *arg)
     return st ? raise_status(st) : PyFloat_FromDouble(value);
 }
 
+/* ---- IVF ----------------------------------------------------------------- */
+
+/* _ivf_quantizer(cls): a new borrowed handle of type cls (an Index subclass) on
+ * the IVF index's coarse quantizer, for an IVF index whose Python quantizer
+ * object is not at hand. */
+static PyObject *Index_ivf_quantizer(IndexObject *self, PyObject *cls)
+{
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &IndexType))
+        return PyErr_Format(PyExc_TypeError, "_ivf_quantizer: expected an Index class");
+    IndexObject *root = index_lock(self, 0, "quantizer");
+    if (!root)
+        return NULL;
+    vindex *q = NULL;
+    vindex_status st = vindex_ivf_quantizer(self->ix, &q);
+    index_unlock(root);
+    if (st)
+        return raise_status(st);
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    IndexObject *h = (IndexObject *)tp->tp_new(tp, NULL, NULL);
+    if (!h)
+        return NULL;
+    h->ix = q;
+    h->owner = Py_NewRef((PyObject *)self);
+    return (PyObject *)h;
+}
+
+/* _make_direct_map(kind): vindex_ivf_make_direct_map (0 none, 1 array, 2 hash). */
+static PyObject *Index_make_direct_map(IndexObject *self, PyObject *arg)
+{
+    long kind = PyLong_AsLong(arg);
+    if (kind == -1 && PyErr_Occurred())
+        return NULL;
+    if (kind < 0 || kind > 2)
+        return PyErr_Format(ArgumentError,
+                            "set_direct_map_type: unknown type %ld; use DirectMap.NoMap (0), "
+                            "DirectMap.Array (1) or DirectMap.Hashtable (2)",
+                            kind);
+    IndexObject *root = index_lock(self, 1, "make_direct_map");
+    if (!root)
+        return NULL;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_ivf_make_direct_map(self->ix, (vindex_direct_map)kind);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *Index_direct_map_kind(IndexObject *self, PyObject *unused)
+{
+    IndexObject *root = index_lock(self, 0, "direct_map");
+    if (!root)
+        return NULL;
+    vindex_direct_map kind = VINDEX_DIRECT_MAP_NONE;
+    vindex_status st = vindex_ivf_direct_map_kind(self->ix, &kind);
+    index_unlock(root);
+    return st ? raise_status(st) : PyLong_FromLong((long)kind);
+}
+
+/* _merge_from(other, add_id): vindex_ivf_merge_from. Both trees are locked
+ * exclusively, in address order so that a.merge_from(b) and b.merge_from(a)
+ * in two threads cannot deadlock. */
+static PyObject *Index_merge_from(IndexObject *self, PyObject *args)
+{
+    PyObject *obj;
+    long long add_id;
+    if (!PyArg_ParseTuple(args, "OL:_merge_from", &obj, &add_id))
+        return NULL;
+    if (!PyObject_TypeCheck(obj, &IndexType))
+        return PyErr_Format(PyExc_TypeError, "merge_from: expected an index, got %.80s",
+                            Py_TYPE(obj)->tp_name);
+    IndexObject *other = (IndexObject *)obj;
+    if (!self->ix)
+        return not_ready(self);
+    if (!other->ix)
+        return not_ready(other);
+    if (other == self)
+        return PyErr_Format(ArgumentError, "merge_from: an index cannot merge from itself");
+    if (other->owner)
+        return PyErr_Format(PyExc_RuntimeError,
+                            "merge_from: the other %s is owned by the %s that wraps it",
+                            vindex_type_name(other->ix), vindex_type_name(root_of(other)->ix));
+    if (self->owner)
+        return PyErr_Format(PyExc_RuntimeError,
+                            "merge_from: this %s is owned by the %s that wraps it",
+                            vindex_type_name(self->ix), vindex_type_name(root_of(self)->ix));
+    IndexObject *first = self < other ? self : other, *second = self < other ? other : self;
+    if (!index_lock(first, 1, "merge_from"))
+        return NULL;
+    if (!index_lock(second, 1, "merge_from")) {
+        index_unlock(first);
+        return NULL;
+    }
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_ivf_merge_from(self->ix, other->ix, (vindex_id)add_id);
+    index_unlock(second);
+    index_unlock(first);
+    Py_END_ALLOW_THREADS
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* _list_sizes() -> bytearray of nlist uint64 (numpy views it). */
+static PyObject *Index_list_sizes(IndexObject *self, PyObject *unused)
+{
+    IndexObject *root = index_lock(self, 0, "invlists");
+    if (!root)
+        return NULL;
+    double nl = 0;
+    vindex_status st = vindex_get_param(self->ix, "nlist", &nl);
+    if (st) {
+        index_unlock(root);
+        if (st == VINDEX_ERR_NOT_FOUND)
+            return PyErr_Format(PyExc_RuntimeError, "invlists: %s is not an IVF index",
+                                vindex_type_name(self->ix));
+        return raise_status(st);
+    }
+    size_t nlist = (size_t)nl;
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(nlist * sizeof(size_t)));
+    if (!out) {
+        index_unlock(root);
+        return NULL;
+    }
+    st = vindex_ivf_list_sizes(self->ix, (size_t *)PyByteArray_AS_STRING(out));
+    index_unlock(root);
+    if (st) {
+        Py_DECREF(out);
+        return raise_status(st);
+    }
+    return out;
+}
+
+/* _list_ids(list) -> bytearray of int64: the ids stored in one inverted list. */
+static PyObject *Index_list_ids(IndexObject *self, PyObject *arg)
+{
+    Py_ssize_t list = PyLong_AsSsize_t(arg);
+    if (list == -1 && PyErr_Occurred())
+        return NULL;
+    IndexObject *root = index_lock(self, 0, "invlists.get_ids");
+    if (!root)
+        return NULL;
+    double nl = 0;
+    vindex_status st = vindex_get_param(self->ix, "nlist", &nl);
+    if (!st && (list < 0 || (double)list >= nl)) {
+        index_unlock(root);
+        return PyErr_Format(ArgumentError, "invlists: list %zd is out of range 0..%.0f", list,
+                            nl - 1);
+    }
+    size_t *sizes = NULL;
+    PyObject *out = NULL;
+    if (!st) {
+        sizes = PyMem_Malloc(((size_t)nl ? (size_t)nl : 1) * sizeof(size_t));
+        if (!sizes) {
+            index_unlock(root);
+            return PyErr_NoMemory();
+        }
+        st = vindex_ivf_list_sizes(self->ix, sizes);
+    }
+    if (!st) {
+        out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(sizes[list] * sizeof(vindex_id)));
+        if (out)
+            st = vindex_ivf_list_ids(self->ix, (size_t)list,
+                                     sizes[list] ? (vindex_id *)PyByteArray_AS_STRING(out) : NULL);
+    }
+    index_unlock(root);
+    PyMem_Free(sizes);
+    if (st) {
+        Py_XDECREF(out);
+        if (st == VINDEX_ERR_NOT_FOUND)
+            return PyErr_Format(PyExc_RuntimeError, "invlists: %s is not an IVF index",
+                                vindex_type_name(self->ix));
+        return raise_status(st);
+    }
+    return out;
+}
+
+static PyObject *Index_imbalance_factor(IndexObject *self, PyObject *unused)
+{
+    IndexObject *root = index_lock(self, 0, "imbalance_factor");
+    if (!root)
+        return NULL;
+    double f = 0;
+    vindex_status st = vindex_ivf_imbalance_factor(self->ix, &f);
+    index_unlock(root);
+    return st ? raise_status(st) : PyFloat_FromDouble(f);
+}
+
 static PyMethodDef Index_methods[] = {
     {"_init_flat", (PyCFunction)Index_init_flat, METH_VARARGS,
      "_init_flat(d, c_metric): vindex_flat_new."},
@@ -1149,6 +1365,23 @@ static PyMethodDef Index_methods[] = {
      "_set_param(name, value): vindex_set_param."},
     {"_get_param", (PyCFunction)Index_get_param, METH_O,
      "_get_param(name) -> float: vindex_get_param."},
+    {"_init_ivf_flat", (PyCFunction)Index_init_ivf_flat, METH_VARARGS,
+     "_init_ivf_flat(quantizer, d, nlist, c_metric): vindex_ivf_flat_new; takes the "
+     "quantizer's index."},
+    {"_ivf_quantizer", (PyCFunction)Index_ivf_quantizer, METH_O,
+     "_ivf_quantizer(cls) -> a borrowed handle of class cls on the coarse quantizer."},
+    {"_make_direct_map", (PyCFunction)Index_make_direct_map, METH_O,
+     "_make_direct_map(kind): vindex_ivf_make_direct_map (0 none, 1 array, 2 hash)."},
+    {"_direct_map_kind", (PyCFunction)Index_direct_map_kind, METH_NOARGS,
+     "_direct_map_kind() -> int: vindex_ivf_direct_map_kind."},
+    {"_merge_from", (PyCFunction)Index_merge_from, METH_VARARGS,
+     "_merge_from(other, add_id): vindex_ivf_merge_from."},
+    {"_list_sizes", (PyCFunction)Index_list_sizes, METH_NOARGS,
+     "_list_sizes() -> bytearray of nlist uint64: vindex_ivf_list_sizes."},
+    {"_list_ids", (PyCFunction)Index_list_ids, METH_O,
+     "_list_ids(list) -> bytearray of int64: vindex_ivf_list_ids."},
+    {"_imbalance_factor", (PyCFunction)Index_imbalance_factor, METH_NOARGS,
+     "_imbalance_factor() -> float: vindex_ivf_imbalance_factor."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1277,6 +1510,94 @@ static PyObject *mod_simd_level(PyObject *m, PyObject *unused)
     return PyUnicode_FromString(vindex_simd_level());
 }
 
+/* kmeans(x, k, centroids, obj, niter, nredo, seed, spherical, max_points_per_centroid,
+ *        min_points_per_centroid, init, verbose): vindex_kmeans into centroids (k, d)
+ * float32 and obj (niter * nredo,) float32. The GIL is released: log messages
+ * (verbose) come back through the log callback, which takes it again. */
+static PyObject *mod_kmeans(PyObject *m, PyObject *args)
+{
+    PyObject *xo, *co, *oo;
+    Py_ssize_t k;
+    vindex_kmeans_params p;
+    vindex_kmeans_params_init(&p);
+    long long seed;
+    int init;
+    if (!PyArg_ParseTuple(args, "OnOOiiLpiiip:kmeans", &xo, &k, &co, &oo, &p.niter, &p.nredo,
+                          &seed, &p.spherical, &p.max_points_per_centroid,
+                          &p.min_points_per_centroid, &init, &p.verbose))
+        return NULL;
+    p.seed = seed;
+    p.init = (vindex_kmeans_init)init;
+    if (k <= 0)
+        return PyErr_Format(ArgumentError, "Kmeans: k must be at least 1, got %zd", k);
+    Py_buffer xv, cv, ov;
+    Py_ssize_t n = get_array(xo, &xv, ITEM_F32, 0, SHAPE_ROWS, -1, "Kmeans.train", "x");
+    if (n < 0)
+        return NULL;
+    Py_ssize_t d = xv.shape[1];
+    PyObject *ret = NULL;
+    if (get_array(co, &cv, ITEM_F32, 1, SHAPE_ROWS, d, "Kmeans.train", "centroids") < 0)
+        goto out2;
+    if (get_array(oo, &ov, ITEM_F32, 1, SHAPE_1D, -1, "Kmeans.train", "obj") < 0)
+        goto out1;
+    if (d <= 0 || d > INT_MAX) {
+        PyErr_Format(ArgumentError, "Kmeans.train: x has %zd components per vector", d);
+        goto out;
+    }
+    if (cv.shape[0] != k || (p.niter >= 0 && p.nredo >= 0 &&
+                             ov.shape[0] != (Py_ssize_t)p.niter * p.nredo)) {
+        PyErr_Format(ArgumentError, "Kmeans.train: centroids must be (k, d) and obj niter*nredo");
+        goto out;
+    }
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_kmeans((size_t)n, (int)d, xv.buf, (size_t)k, &p, cv.buf,
+                       ov.shape[0] ? ov.buf : NULL);
+    Py_END_ALLOW_THREADS
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&ov);
+out1:
+    PyBuffer_Release(&cv);
+out2:
+    PyBuffer_Release(&xv);
+    return ret;
+}
+
+/* The Python log handler (a callable(level, message)) or NULL. Read and written
+ * with the GIL held. */
+static PyObject *log_handler;
+
+/* The C log callback: may run on any thread (with or without the GIL). */
+static void log_to_python(int level, const char *message, void *unused)
+{
+    if (!Py_IsInitialized())
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *h = Py_XNewRef(log_handler);
+    if (h) {
+        PyObject *r = PyObject_CallFunction(h, "is", level, message);
+        if (r)
+            Py_DECREF(r);
+        else
+            PyErr_WriteUnraisable(h);
+        Py_DECREF(h);
+    }
+    PyGILState_Release(g);
+}
+
+/* set_log_callback(fn or None) -> the previous handler (or None). */
+static PyObject *mod_set_log_callback(PyObject *m, PyObject *fn)
+{
+    if (fn != Py_None && !PyCallable_Check(fn))
+        return PyErr_Format(PyExc_TypeError, "set_log_callback: expected a callable or None, "
+                            "got %.80s", Py_TYPE(fn)->tp_name);
+    PyObject *prev = log_handler ? log_handler : Py_NewRef(Py_None);
+    log_handler = fn == Py_None ? NULL : Py_NewRef(fn);
+    vindex_set_log_callback(log_handler ? log_to_python : NULL, NULL);
+    return prev;
+}
+
 static PyMethodDef module_methods[] = {
     {"knn", (PyCFunction)(void (*)(void))mod_knn, METH_FASTCALL,
      "knn(xq, xb, k, c_metric, D, I): vindex_knn into D and I."},
@@ -1292,6 +1613,13 @@ static PyMethodDef module_methods[] = {
      "get_blas_threshold() -> int."},
     {"simd_level", (PyCFunction)mod_simd_level, METH_NOARGS,
      "simd_level() -> str: \"scalar\", \"avx2\" or \"avx512\"."},
+    {"kmeans", (PyCFunction)mod_kmeans, METH_VARARGS,
+     "kmeans(x, k, centroids, obj, niter, nredo, seed, spherical, max_points_per_centroid, "
+     "min_points_per_centroid, init, verbose): vindex_kmeans into centroids (k, d) and obj "
+     "(niter*nredo,)."},
+    {"set_log_callback", (PyCFunction)mod_set_log_callback, METH_O,
+     "set_log_callback(fn or None) -> previous: library log messages go to fn(level, message) "
+     "(level 0 info, 1 warning), from whichever thread logs."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1329,6 +1657,8 @@ PyMODINIT_FUNC PyInit__vindex(void)
         PyModule_AddObjectRef(m, "SearchParams", (PyObject *)&ParamsType) < 0 ||
         PyModule_AddIntConstant(m, "C_METRIC_L2", VINDEX_METRIC_L2) < 0 ||
         PyModule_AddIntConstant(m, "C_METRIC_INNER_PRODUCT", VINDEX_METRIC_INNER_PRODUCT) < 0 ||
+        PyModule_AddIntConstant(m, "C_KMEANS_INIT_RANDOM", VINDEX_KMEANS_INIT_RANDOM) < 0 ||
+        PyModule_AddIntConstant(m, "C_KMEANS_INIT_PLUSPLUS", VINDEX_KMEANS_INIT_PLUSPLUS) < 0 ||
         PyModule_AddStringConstant(m, "__version__", vindex_version()) < 0)
         goto fail;
     return m;
