@@ -52,3 +52,33 @@ def check_knn(D, I, xq, xb, k, metric="l2", labels=None, rtol=1e-4, atol=1e-3):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def clustered(rng, n, d, nclusters, spread=0.15):
+    """n float32 vectors around nclusters random centres (Gaussian clouds), the
+    kind of data IVF partitions well."""
+    centres = rng.standard_normal((nclusters, d))
+    which = rng.integers(0, nclusters, size=n)
+    return (centres[which] + spread * rng.standard_normal((n, d))).astype("float32")
+
+
+def exact_knn(xq, xb, k, metric="l2"):
+    """Exact k-NN labels and distances by numpy (float64), without an (nq, nb, d)
+    temporary: (D, I) of shape (nq, k), nearest first."""
+    xq = np.asarray(xq, dtype=np.float64)
+    xb = np.asarray(xb, dtype=np.float64)
+    ip = xq @ xb.T
+    if metric == "l2":
+        dis = (xq ** 2).sum(1)[:, None] + (xb ** 2).sum(1)[None, :] - 2 * ip
+        I = np.argsort(dis, axis=1, kind="stable")[:, :k]
+    else:
+        dis = ip
+        I = np.argsort(-dis, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(dis, I, 1), I
+
+
+def recall_at(I, I_ref):
+    """Fraction of the true k nearest (I_ref rows) found among the returned rows."""
+    k = I_ref.shape[1]
+    hits = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(I[:, :k], I_ref))
+    return hits / I_ref.size
