@@ -395,3 +395,23 @@ def test_wrong_shapes(trained):
         trained.search(np.zeros((2, D_ + 1), dtype="float32"), 1)
     with pytest.raises(ValueError, match="components"):
         trained.train(np.zeros((100, 3), dtype="float32"))
+
+
+def test_quantizer_handle_made_from_the_index(data):
+    """index.quantizer when the Python quantizer object is not at hand (as for
+    an index read from a file): a borrowed IndexFlatL2/IP handle on it."""
+    xb, _ = data
+    for metric, cls in ((faiss.METRIC_L2, faiss.IndexFlatL2),
+                        (faiss.METRIC_INNER_PRODUCT, faiss.IndexFlatIP)):
+        index = faiss.IndexIVFFlat(cls(D_), D_, 8, metric)
+        index.train(xb[:400])
+        del index.__dict__["_quantizer"]
+        gc.collect()
+        q = index.quantizer
+        assert type(q) is cls and q is index.quantizer and not q._owned
+        assert q.ntotal == 8 and q.search(xb[:2], 1)[1].shape == (2, 1)
+        with pytest.raises(RuntimeError, match="owned by the IndexIVFFlat"):
+            q.add(xb[:1])
+        del index
+        gc.collect()
+        assert q.ntotal == 8  # q keeps its owner alive
