@@ -230,6 +230,53 @@ VINDEX_API vindex_status vindex_ivf_imbalance_factor(const vindex *ix, double *o
 VINDEX_API vindex_status vindex_ivf_quantizer(const vindex *ix, vindex **out);
 
 /* ------------------------------------------------------------------------- */
+/* Graph indexes (HNSW)                                                       */
+/* ------------------------------------------------------------------------- */
+/* IndexHNSWFlat: a Hierarchical Navigable Small World graph (Malkov and
+ * Yashunin) over vectors stored uncompressed. Searches are approximate: a beam
+ * of efSearch candidates walks the graph; larger values find more of the true
+ * neighbours and take longer.
+ *
+ * Tunables (vindex_set_param / vindex_get_param, Faiss names): "efSearch"
+ * (default 16, at least 1; a search uses max(efSearch, k)), "efConstruction"
+ * (default 40; the beam used while inserting), "seed" (levels are drawn from a
+ * hash of the seed and the insertion number, so a build with one thread is
+ * reproducible), and read only "M", "max_level" (-1 when empty) and
+ * "entry_point" (the label of the entry node, -1 when empty).
+ * vindex_search_params.ef_search overrides efSearch for one call (0 = the
+ * index's setting).
+ *
+ * Labels: add() numbers vectors from a counter that starts at 0 (so labels are
+ * 0..ntotal-1, as in Faiss, while nothing has been removed); add_with_ids()
+ * takes unique caller ids (not -1) and moves the counter past the largest.
+ * Labels never change: remove_ids unlinks the removed nodes, repairs their
+ * neighbours' links and reuses their slots for later adds, without renumbering
+ * anything (unlike IndexFlat).
+ *
+ * Filtered search (vindex_search_params.sel) returns only selected labels. A
+ * restrictive filter is served by an exact scan over the allowed vectors
+ * instead of the graph, so a search returns k results whenever at least k
+ * labels pass the filter. Range search follows the graph from the beam's
+ * results through every node inside the radius.
+ *
+ * add() inserts in parallel on the thread pool (one lock per node); with one
+ * thread (vindex_set_num_threads(1)) the graph is exactly reproducible. */
+
+/* M: neighbours per node above level 0 (2M on level 0), 2..512; Faiss's
+ * default is 32, hnswlib's 16. */
+VINDEX_API vindex_status vindex_hnsw_flat_new(vindex **out, int d, int M, vindex_metric metric);
+
+/* Checks the graph's invariants: degrees within bounds, links only to live
+ * nodes present on that level, no self or duplicate links, labels and slots
+ * consistent, the entry point on the top level. Returns VINDEX_OK, or
+ * VINDEX_ERR_CORRUPT naming the first violation (in report and in
+ * vindex_last_error()). *unreachable (may be NULL) gets the number of nodes
+ * that cannot be reached from the entry point on level 0; report (may be NULL,
+ * len bytes) a one-line summary. */
+VINDEX_API vindex_status vindex_hnsw_validate(const vindex *ix, int64_t *unreachable,
+                                              char *report, size_t len);
+
+/* ------------------------------------------------------------------------- */
 /* k-means                                                                    */
 /* ------------------------------------------------------------------------- */
 
