@@ -277,6 +277,58 @@ VINDEX_API vindex_status vindex_hnsw_validate(const vindex *ix, int64_t *unreach
                                               char *report, size_t len);
 
 /* ------------------------------------------------------------------------- */
+/* Scalar quantizers (SQ)                                                     */
+/* ------------------------------------------------------------------------- */
+/* Each dimension of a vector is stored on its own in a few bits (Faiss:
+ * ScalarQuantizer). Distances are computed on the codes directly (decoded in
+ * SIMD registers, never into a buffer).
+ *
+ *   VINDEX_SQ_8BIT          1 byte per dimension. train() learns a [min, max]
+ *                           range per dimension (min-max over the training
+ *                           set, as Faiss's default); code = floor((x - min) /
+ *                           (max - min) * 255), clamped to 0..255; decoded at
+ *                           the bucket centre: min + (code + 0.5) / 255 *
+ *                           (max - min). Error at most (max - min) / 510 inside
+ *                           the range.
+ *   VINDEX_SQ_4BIT          as 8BIT with 15 levels, two dimensions per byte
+ *                           (dimension 2i in the low nibble of byte i).
+ *   VINDEX_SQ_8BIT_UNIFORM  as 8BIT with one range for all dimensions.
+ *   VINDEX_SQ_FP16          IEEE half precision (round to nearest even; values
+ *                           beyond +-65504 become infinite). No training.
+ *   VINDEX_SQ_BF16          bfloat16 (the top 16 bits of the float, rounded as
+ *                           Faiss does). No training.
+ */
+typedef enum vindex_sq_type {
+    VINDEX_SQ_8BIT = 0,
+    VINDEX_SQ_4BIT = 1,
+    VINDEX_SQ_8BIT_UNIFORM = 2,
+    VINDEX_SQ_FP16 = 3,
+    VINDEX_SQ_BF16 = 4
+} vindex_sq_type;
+
+/* Bytes of one code of dimension d: d (8-bit types), (d + 1) / 2 (4-bit), 2d
+ * (fp16, bf16); 0 for an unknown type or d <= 0. */
+VINDEX_API size_t vindex_sq_code_size(vindex_sq_type type, int d);
+
+/* IndexScalarQuantizer: every vector stored as a code, searched exhaustively.
+ * Labels are positions 0..ntotal-1, as Flat; remove_ids renumbers the vectors
+ * that follow; reconstruct decodes. The 8-bit and 4-bit types need train()
+ * (once, before the first add); fp16 and bf16 are trained at construction. */
+VINDEX_API vindex_status vindex_sq_new(vindex **out, int d, vindex_sq_type type,
+                                       vindex_metric metric);
+
+/* IndexIVFScalarQuantizer: an IVF index (see the IVF section: nprobe, direct
+ * map, merge, ...) whose lists hold scalar-quantized residuals (vector minus
+ * the centroid of its list, as Faiss's default by_residual = true). train()
+ * runs k-means and then learns the quantizer's ranges on the residuals; it is
+ * needed for every type, as in Faiss. `quantizer` as for vindex_ivf_flat_new. */
+VINDEX_API vindex_status vindex_ivfsq_new(vindex **out, vindex *quantizer, int d, size_t nlist,
+                                          vindex_sq_type type, vindex_metric metric);
+
+/* The type of an IndexScalarQuantizer or IndexIVFScalarQuantizer. */
+VINDEX_API vindex_status vindex_sq_type_of(const vindex *ix, vindex_sq_type *type);
+
+/* ------------------------------------------------------------------------- */
 /* k-means                                                                    */
 /* ------------------------------------------------------------------------- */
 
