@@ -40,23 +40,26 @@ static bool find_non_finite(size_t n, size_t d, const float *x, size_t *row, siz
     return false;
 }
 
-/* n vectors of the index's dimension at x: non-NULL, n*d*4 bytes addressable,
- * all finite. */
-static vindex_status check_vectors(const vindex *ix, const char *op, const char *what, size_t n,
-                                   const float *x)
+vindex_status vx_check_vectors(int d, const char *op, const char *what, size_t n, const float *x)
 {
     size_t elems, bytes;
-    if (!vx_mul_ok(n, (size_t)ix->d, &elems) || !vx_mul_ok(elems, sizeof(float), &bytes) ||
+    if (!vx_mul_ok(n, (size_t)d, &elems) || !vx_mul_ok(elems, sizeof(float), &bytes) ||
         bytes > (SIZE_MAX >> 1))
         return vx_fail(VINDEX_ERR_INVALID, "%s: %zu %s of dimension %d overflow the address space",
-                       op, n, what, ix->d);
+                       op, n, what, d);
     if (n > 0 && !x)
         return vx_fail(VINDEX_ERR_INVALID, "%s: %s pointer is NULL", op, what);
     size_t row, col;
-    if (find_non_finite(n, (size_t)ix->d, x, &row, &col))
+    if (find_non_finite(n, (size_t)d, x, &row, &col))
         return vx_fail(VINDEX_ERR_INVALID, "%s: %s %zu has a NaN or infinite value at component %zu",
                        op, what, row, col);
     return VINDEX_OK;
+}
+
+static vindex_status check_vectors(const vindex *ix, const char *op, const char *what, size_t n,
+                                   const float *x)
+{
+    return vx_check_vectors(ix->d, op, what, n, x);
 }
 
 static vindex_status check_params(const vindex_search_params *p, const char *op)
@@ -278,7 +281,9 @@ VINDEX_API vindex_status vindex_reconstruct_n(const vindex *ix, vindex_id i0, si
                        n, ix->d);
     if (n > 0 && !out)
         return vx_fail(VINDEX_ERR_INVALID, "reconstruct_n: out is NULL");
-    if (i0 < 0 || n > (size_t)(INT64_MAX - i0))
+    /* ids may be negative (IDMap2); only the range's end must not overflow
+     * (n - 1 fits in int64: n * d * 4 bytes fit in half the address space) */
+    if (n > 0 && i0 > INT64_MAX - (vindex_id)(n - 1))
         return vx_fail(VINDEX_ERR_INVALID, "reconstruct_n: range %lld + %zu is out of bounds",
                        (long long)i0, n);
     for (size_t i = 0; i < n; i++)

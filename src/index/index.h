@@ -64,6 +64,10 @@ vindex_status vx_index_reconstruct(const vindex *ix, vindex_id id, float *out);
 vindex_status vx_index_remove_ids(vindex *ix, const vindex_selector *sel, size_t *n_removed);
 vindex_status vx_index_unsupported(const vindex *ix, const char *op);
 
+/* n vectors of dimension d at x: non-NULL, n*d*4 bytes addressable, all finite;
+ * else an error naming op, what ("query", "vector", ...) and the bad value. */
+vindex_status vx_check_vectors(int d, const char *op, const char *what, size_t n, const float *x);
+
 /* Checks the arguments every constructor takes; sets *out = NULL. */
 vindex_status vx_check_new_args(vindex **out, int d, vindex_metric metric, const char *what);
 

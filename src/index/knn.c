@@ -19,16 +19,9 @@ VINDEX_API vindex_status vindex_knn(size_t nq, const float *queries, size_t nb, 
     vindex_status st = vindex_flat_new(&view, d, metric);
     if (st)
         return st;
-    if (nb > 0 && !base) {
+    if ((st = vx_check_vectors(d, "knn", "base vector", nb, base))) {
         vindex_free(view);
-        return vx_fail(VINDEX_ERR_INVALID, "knn: base is NULL");
-    }
-    size_t elems, bytes;
-    if (!vx_mul_ok(nb, (size_t)d, &elems) || !vx_mul_ok(elems, sizeof(float), &bytes) ||
-        bytes > (SIZE_MAX >> 1)) {
-        vindex_free(view);
-        return vx_fail(VINDEX_ERR_INVALID, "knn: %zu base vectors of dimension %d overflow", nb,
-                       d);
+        return st;
     }
     vx_flat_borrow(view, base, nb);
     st = vindex_search(view, nq, queries, k, NULL, distances, labels);
