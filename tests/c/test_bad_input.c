@@ -336,6 +336,9 @@ static void non_finite_queries_refused(void **state)
     EXPECT_ERR(vindex_search(f->flat_ip, 2, q, K, NULL, dist, lab), VINDEX_ERR_INVALID, "NaN");
     EXPECT_ERR(vindex_knn(2, q, N, f->x, D, K, VINDEX_METRIC_L2, dist, lab), VINDEX_ERR_INVALID,
                "NaN");
+    /* knn's base vectors are checked as an add's would be */
+    EXPECT_ERR(vindex_knn(1, f->x, 2, q, D, K, VINDEX_METRIC_L2, dist, lab), VINDEX_ERR_INVALID,
+               "base vector 1");
 }
 
 /* ---- size overflow ------------------------------------------------------- */
