@@ -5,6 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config libopenblas-dev zlib1g-dev libcmocka-dev \
 python3-dev python3-numpy python3-pytest python3-matplotlib python3-faiss python3-hnswlib \
+python3-setuptools python3-pip python3-venv python3-wheel \
 dataset-fashion-mnist clang libclang-rt-14-dev valgrind"
 
 missing=""
