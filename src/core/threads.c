@@ -40,18 +40,27 @@ static int job_workers_done;
 
 static _Thread_local bool inside_task;
 
+static int default_thread_count;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+/* Read once: sysconf reads a file under /sys, too slow for every search. */
+static void read_default_threads(void)
+{
+    int n = 0;
+    const char *env = getenv("VINDEX_NUM_THREADS");
+    if (env)
+        n = atoi(env);
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores < 1 ? 1 : cores > VX_MAX_THREADS ? VX_MAX_THREADS : (int)cores;
+    }
+    default_thread_count = n < VX_MAX_THREADS ? n : VX_MAX_THREADS;
+}
+
 static int default_threads(void)
 {
-    const char *env = getenv("VINDEX_NUM_THREADS");
-    if (env) {
-        int n = atoi(env);
-        if (n > 0)
-            return n < VX_MAX_THREADS ? n : VX_MAX_THREADS;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
-    return n < VX_MAX_THREADS ? (int)n : VX_MAX_THREADS;
+    pthread_once(&default_once, read_default_threads);
+    return default_thread_count;
 }
 
 int vx_num_threads(void)
