@@ -21,6 +21,7 @@
  */
 #include "kmeans.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@
 #include "../core/threads.h"
 #include "../index/brute.h"
 #include "../simd/kernels.h"
+#include "../simd/pq_kernels.h"
 
 /* ---- parameters --------------------------------------------------------- */
 
@@ -135,6 +137,10 @@ typedef struct run {
     size_t *order;      /* n: point indices grouped by cluster, increasing within one */
     double *acc;        /* nthreads x d */
     float *mind;        /* n: k-means++ only */
+    float *xnorms;      /* n: |x|^2, for L2 assignment (NULL: through the k-NN engine) */
+    float *cnorms;      /* k: |c|^2, L2 assignment */
+    float *tiles;       /* nthreads sgemm tiles, L2 assignment (allocated once: fresh pages
+                         * every iteration cost a quarter of the time in page faults) */
     int nthreads;
 } run;
 
@@ -190,7 +196,70 @@ static vindex_status assign_plain(run *r, double *obj)
     return VINDEX_OK;
 }
 
-static vindex_status assign_points(run *r, double *obj) { return assign_plain(r, obj); }
+/* L2 assignment without heaps: sgemm tiles of -2 <x, c> (the same blocks and
+ * formula as the brute-force engine, so the same scores), |c|^2 added and the
+ * first minimum taken by a SIMD kernel in one pass; |x|^2 (computed once per
+ * run) is added for the objective. Three times faster than going through the
+ * k-NN heaps with k = 1, which matters for PQ training: M k-means of 25
+ * iterations each. */
+enum { ASSIGN_QB = 1024, ASSIGN_CB = 512 };
+
+typedef struct assign_job {
+    run *r;
+    const float *cnorms;
+    float *tiles; /* per worker: ASSIGN_QB x ASSIGN_CB */
+    float (*argmin)(const float *, const float *, size_t, uint32_t *);
+} assign_job;
+
+static void assign_task(void *ctx, size_t task, int worker)
+{
+    assign_job *a = ctx;
+    run *r = a->r;
+    const size_t d = (size_t)r->d, q0 = task * ASSIGN_QB;
+    const size_t nqb = r->n - q0 < ASSIGN_QB ? r->n - q0 : ASSIGN_QB;
+    float *tile = a->tiles + (size_t)worker * ASSIGN_QB * ASSIGN_CB;
+    float *best = r->dis + q0;
+    vindex_id *arg = r->assign + q0;
+    for (size_t i = 0; i < nqb; i++) {
+        best[i] = INFINITY;
+        arg[i] = 0;
+    }
+    for (size_t c0 = 0; c0 < r->k; c0 += ASSIGN_CB) {
+        size_t ncb = r->k - c0 < ASSIGN_CB ? r->k - c0 : ASSIGN_CB;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nqb, (int)ncb, (int)d, -2.0f,
+                    r->x + q0 * d, (int)d, r->centroids + c0 * d, (int)d, 0.0f, tile, (int)ncb);
+        for (size_t i = 0; i < nqb; i++) {
+            uint32_t j;
+            float v = a->argmin(tile + i * ncb, a->cnorms + c0, ncb, &j);
+            if (v < best[i]) {
+                best[i] = v;
+                arg[i] = (vindex_id)(c0 + j);
+            }
+        }
+    }
+    for (size_t i = 0; i < nqb; i++) {
+        float v = best[i] + r->xnorms[q0 + i];
+        best[i] = v < 0 ? 0 : v;
+    }
+}
+
+static vindex_status assign_l2(run *r, double *obj)
+{
+    vx_blas_single_thread();
+    vx_norms_sqr(r->cnorms, r->centroids, (size_t)r->d, r->k);
+    assign_job a = {r, r->cnorms, r->tiles, vx_pq_kernels()->argmin_offset};
+    vx_parallel_for((r->n + ASSIGN_QB - 1) / ASSIGN_QB, r->nthreads, assign_task, &a);
+    double s = 0;
+    for (size_t i = 0; i < r->n; i++)
+        s += r->dis[i];
+    *obj = s;
+    return VINDEX_OK;
+}
+
+static vindex_status assign_points(run *r, double *obj)
+{
+    return r->xnorms ? assign_l2(r, obj) : assign_plain(r, obj);
+}
 
 /* New centroids from the assignment; returns the number of empty clusters
  * repaired by splitting. */
@@ -381,6 +450,18 @@ vindex_status vx_kmeans(size_t n, int d, const float *x, size_t k,
         st = VINDEX_ERR_NOMEM;
         goto done;
     }
+    /* Small sets keep the exact SIMD path of the k-NN engine (as its BLAS
+     * threshold decides), so that, say, n == k gives objective 0 exactly. */
+    if (metric == VINDEX_METRIC_L2 && n >= vindex_get_blas_threshold()) {
+        r.xnorms = vx_alloc(n, sizeof *r.xnorms);
+        r.cnorms = vx_alloc(k, sizeof *r.cnorms);
+        r.tiles = vx_alloc((size_t)r.nthreads * ASSIGN_QB, ASSIGN_CB * sizeof(float));
+        if (!r.xnorms || !r.cnorms || !r.tiles) {
+            st = VINDEX_ERR_NOMEM;
+            goto done;
+        }
+        vx_norms_sqr(r.xnorms, x, dd, n);
+    }
     if (params->nredo > 1 && !(best = vx_alloc(k, dd * sizeof(float)))) {
         st = VINDEX_ERR_NOMEM;
         goto done;
@@ -439,6 +520,9 @@ done:
     vx_free(r.order);
     vx_free(r.acc);
     vx_free(r.mind);
+    vx_free(r.xnorms);
+    vx_free(r.cnorms);
+    vx_free(r.tiles);
     return st;
 }
 
