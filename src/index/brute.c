@@ -85,10 +85,19 @@ static void score_tile(const job *jb, size_t q0, size_t nqb, size_t j0, size_t n
     }
 }
 
-/* The tail part of the squared distance between query q and vector j. */
+/* The tail parts of the squared distances between query q and the n vectors
+ * from j. Always through l2sqr_ny, whose per-pair result does not depend on n,
+ * so a tail computed alone or with its neighbours is the same float. */
+static inline void tail_distances(const job *jb, size_t q, size_t j, size_t n, float *out)
+{
+    vx_kernels()->l2sqr_ny(out, jb->qtail + q * jb->td, jb->b->tail + j * jb->td, jb->td, n);
+}
+
 static inline float tail_distance(const job *jb, size_t q, size_t j)
 {
-    return vx_kernels()->l2sqr(jb->qtail + q * jb->td, jb->b->tail + j * jb->td, jb->td);
+    float t;
+    tail_distances(jb, q, j, 1, &t);
+    return t;
 }
 
 static void heap_of(const job *jb, size_t query, size_t seg, float **dis, vindex_id **ids)
@@ -146,6 +155,13 @@ static void knn_task(void *ctx, size_t task, int worker)
             for (size_t c0 = 0; c0 < nbb; c0 += SELECT_CHUNK) {
                 size_t len = nbb - c0 < SELECT_CHUNK ? nbb - c0 : SELECT_CHUNK;
                 size_t n = select_le(picked, row + c0, offset ? offset + c0 : NULL, len, hd[0]);
+                /* When the heads rule out little (data whose variance is spread
+                 * evenly, or a heap still filling), stream the chunk's tails in
+                 * one pass rather than fetch them one by one. */
+                float tails[SELECT_CHUNK];
+                bool whole = jb->complete_tail && 2 * n > len;
+                if (whole)
+                    tail_distances(jb, q0 + a, jb0 + c0, len, tails);
                 for (size_t c = 0; c < n; c++) {
                     size_t j = c0 + picked[c];
                     vindex_id id = (vindex_id)(jb0 + j);
@@ -153,7 +169,7 @@ static void knn_task(void *ctx, size_t task, int worker)
                     if (s > hd[0])
                         continue;
                     if (jb->complete_tail)
-                        s += tail_distance(jb, q0 + a, jb0 + j);
+                        s += whole ? tails[picked[c]] : tail_distance(jb, q0 + a, jb0 + j);
                     if (b->sel && !vindex_selector_contains(b->sel, id))
                         continue;
                     vx_heap_push(hd, hi, jb->k, s, id);

@@ -10,6 +10,10 @@
  * flat index directly; NULL when ix is not a flat index. */
 const float *vx_flat_vectors(const vindex *ix);
 
+/* First-add size (bytes) from which L2 flat indexes of d >= 64 store their
+ * vectors split for pruned scans; tests set it to 0 to cover that path. */
+extern size_t vx_flat_split_min_bytes;
+
 /* Makes a flat index a read-only view of n caller-owned vectors (NULL ends the
  * view). The view is searchable; it must not be added to or removed from. */
 void vx_flat_borrow(vindex *ix, const float *vectors, size_t n);

@@ -4,6 +4,8 @@
  * remove / reconstruct / reset, vindex_knn and vindex_normalize_l2. */
 #include "testutil.h"
 
+#include "index/flat.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -629,5 +631,11 @@ int main(void)
         cmocka_unit_test(knn_equals_flat_search),
         cmocka_unit_test(normalize_l2_gives_unit_vectors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Twice: with the layouts as chosen in use (small bases stay contiguous),
+     * then with every L2 base of d >= 64 split into head and tail, so that the
+     * pruned scan is checked on the same cases. */
+    int failed = cmocka_run_group_tests_name("flat, default layout", tests, NULL, NULL);
+    vx_flat_split_min_bytes = 0;
+    failed += cmocka_run_group_tests_name("flat, split layout", tests, NULL, NULL);
+    return failed;
 }
