@@ -373,6 +373,88 @@ VINDEX_API vindex_status vindex_kmeans(size_t n, int d, const float *x, size_t k
                                        float *iteration_obj);
 
 /* ------------------------------------------------------------------------- */
+/* Product quantization (PQ)                                                  */
+/* ------------------------------------------------------------------------- */
+/* A product quantizer cuts a d-dimensional vector into M sub-vectors of d / M
+ * dimensions and replaces each by the index of its nearest centroid among
+ * 2^nbits learnt for that sub-space (k-means per sub-space: 25 iterations,
+ * seed 1234, at most 256 training points per centroid, as Faiss). A code is
+ * ceil(M * nbits / 8) bytes, sub-code m in bits m*nbits .. m*nbits+nbits-1,
+ * least significant bit first: Faiss's layout. d must be a multiple of M and
+ * nbits in 1..16; training needs at least 2^nbits vectors. */
+
+typedef struct vindex_pq_codec vindex_pq_codec; /* Faiss: ProductQuantizer */
+
+VINDEX_API vindex_status vindex_pq_codec_new(vindex_pq_codec **out, int d, int M, int nbits);
+/* NULL is a no-op. Never call it on a codec from vindex_pq_codec_of(). */
+VINDEX_API void vindex_pq_codec_free(vindex_pq_codec *codec);
+/* Any out-pointer may be NULL. code_size is in bytes. */
+VINDEX_API vindex_status vindex_pq_codec_info(const vindex_pq_codec *codec, int *d, int *M,
+                                              int *nbits, size_t *code_size);
+VINDEX_API int vindex_pq_codec_is_trained(const vindex_pq_codec *codec);
+/* The k-means parameters of the next train (defaults as above). */
+VINDEX_API vindex_status vindex_pq_codec_set_kmeans_params(vindex_pq_codec *codec,
+                                                           const vindex_kmeans_params *params);
+VINDEX_API vindex_status vindex_pq_codec_get_kmeans_params(const vindex_pq_codec *codec,
+                                                           vindex_kmeans_params *params);
+/* Learns the M codebooks from n vectors x (n x d); the M sub-quantizers train
+ * in parallel. The result depends on the seed only, not on the thread count. */
+VINDEX_API vindex_status vindex_pq_codec_train(vindex_pq_codec *codec, size_t n, const float *x);
+/* n vectors into n * code_size bytes of codes. */
+VINDEX_API vindex_status vindex_pq_codec_compute_codes(const vindex_pq_codec *codec, size_t n,
+                                                       const float *x, uint8_t *codes);
+/* n codes back into n x d floats (each sub-vector its centroid). */
+VINDEX_API vindex_status vindex_pq_codec_decode(const vindex_pq_codec *codec, size_t n,
+                                                const uint8_t *codes, float *x);
+/* The codebooks, M x 2^nbits x (d / M) floats (Faiss: pq.centroids). */
+VINDEX_API vindex_status vindex_pq_codec_centroids(const vindex_pq_codec *codec,
+                                                   float *centroids);
+/* Installs codebooks (same layout) and marks the codec trained. */
+VINDEX_API vindex_status vindex_pq_codec_set_centroids(vindex_pq_codec *codec,
+                                                       const float *centroids);
+/* Asymmetric distance tables of n queries: tables[(i * M + m) * 2^nbits + c]
+ * is the squared L2 distance (VINDEX_METRIC_L2) or the inner product
+ * (VINDEX_METRIC_INNER_PRODUCT) between sub-vector m of query i and centroid c
+ * of sub-space m (Faiss: compute_distance_tables / compute_inner_prod_tables).
+ * The distance to a code is the sum over m of the entries its sub-codes pick. */
+VINDEX_API vindex_status vindex_pq_codec_compute_distance_tables(const vindex_pq_codec *codec,
+                                                                 size_t n, const float *x,
+                                                                 vindex_metric metric,
+                                                                 float *tables);
+/* Symmetric table: table[(m * 2^nbits + i) * 2^nbits + j] is the squared L2
+ * distance between centroids i and j of sub-space m (Faiss: compute_sdc_table);
+ * M * 4^nbits floats. */
+VINDEX_API vindex_status vindex_pq_codec_compute_sdc_table(const vindex_pq_codec *codec,
+                                                           float *table);
+
+/* IndexPQ: every vector stored as its PQ code (M * nbits / 8 bytes), searched
+ * exhaustively by asymmetric distances (the query exact, the base decoded).
+ * Labels are positions, as IndexFlat. Tunables: "pq.cp.niter", "pq.cp.seed",
+ * "pq.cp.max_points_per_centroid", "pq.cp.min_points_per_centroid",
+ * "pq.cp.nredo" (the next train), and read only "pq.M", "pq.nbits",
+ * "pq.code_size". A trained index with no vectors answers searches with
+ * label -1 everywhere. */
+VINDEX_API vindex_status vindex_pq_new(vindex **out, int d, int M, int nbits,
+                                       vindex_metric metric);
+
+/* IndexIVFPQ: an IVF index (see above) whose lists hold PQ codes of the
+ * residuals x - centroid(list), as Faiss with by_residual. For L2 the search
+ * uses Faiss's precomputed tables (use_precomputed_table = 1): per list
+ * |c_list + r|^2 terms kept at train time (nlist * M * 2^nbits floats), so a
+ * list's table is the query's table plus that list's term. Tunables: those of
+ * IVF, those of IndexPQ, and "use_precomputed_table" (0 or 1; 1 by default,
+ * L2 only; 0 computes a residual table per visited list). reconstruct gives
+ * centroid + decoded residual. */
+VINDEX_API vindex_status vindex_ivfpq_new(vindex **out, vindex *quantizer, int d, size_t nlist,
+                                          int M, int nbits, vindex_metric metric);
+
+/* The product quantizer inside an IndexPQ or IndexIVFPQ, still owned by the
+ * index: read it (centroids, tables, codes), or set its k-means parameters
+ * before train; do not train it or set its centroids once vectors are added,
+ * and never free it. */
+VINDEX_API vindex_status vindex_pq_codec_of(vindex *ix, vindex_pq_codec **out);
+
+/* ------------------------------------------------------------------------- */
 /* Properties                                                                 */
 /* ------------------------------------------------------------------------- */
 

@@ -1,0 +1,418 @@
+/*
+ * IndexIVFPQ: the IVF family whose codes are product-quantization codes of the
+ * residuals r = x - c (c the centroid of x's list), as Faiss with by_residual.
+ *
+ * Distances (the scanner). With y = c + r the decoded vector:
+ *
+ *   L2:  |x - y|^2 = |x - c|^2  +  (|r|^2 + 2 <c, r>)  -  2 <x, r>
+ *                    coarse        depends on the list    depends on the query
+ *                    distance      only: precomputed      only: one table per
+ *                                  at train time          query
+ *
+ *   and r's terms split over the M sub-spaces, so a list's table is the sum
+ *   of the precomputed M x ksub table of that list and the query's table, and
+ *   a code's distance is the coarse distance plus M lookups (Faiss:
+ *   use_precomputed_table = 1). Without the precomputed tables (set
+ *   use_precomputed_table = 0, or when they would exceed 2 GiB, Faiss's limit)
+ *   each visited list gets the table of the residual x - c.
+ *
+ *   IP:  <x, y> = <x, c> + <x, r>: the coarse score plus lookups in the
+ *   query's table, the same for every list.
+ *
+ * Encoding runs inside the core's add tasks, so it uses vx_pq_encode_one
+ * (no allocation). The coarse centroids are copied into the codec at train
+ * time for encoding, decoding and the tables.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "../core/threads.h"
+#include "../quant/pq.h"
+#include "../simd/kernels.h"
+#include "ivf.h"
+
+/* Faiss's precomputed_table_max_bytes */
+#define PRECOMPUTED_MAX_BYTES ((size_t)1 << 31)
+
+typedef struct ivfpq_codec {
+    vx_pq pq;
+    float *centroids;   /* nlist x d, from the coarse quantizer at train */
+    float *precomputed; /* nlist x M x ksub, or NULL */
+    int use_precomputed; /* the setting (1 by default) */
+} ivfpq_codec;
+
+static ivfpq_codec *codec_of(const vx_ivf *ivf) { return ivf->codec; }
+
+/* ---- precomputed tables ------------------------------------------------- */
+
+typedef struct pre_job {
+    const vx_ivf *ivf;
+    float *table;
+} pre_job;
+
+/* table[l][m][c] = |r_mc|^2 + 2 <c_l sub-vector m, r_mc> */
+static void precompute_task(void *ctx, size_t l, int worker)
+{
+    (void)worker;
+    pre_job *j = ctx;
+    const ivfpq_codec *c = codec_of(j->ivf);
+    const vx_pq *pq = &c->pq;
+    const size_t ksub = pq->ksub, dsub = pq->dsub, d = (size_t)pq->d;
+    const vx_kernel_table *kt = vx_kernels();
+    for (size_t m = 0; m < (size_t)pq->M; m++) {
+        float *t = j->table + (l * (size_t)pq->M + m) * ksub;
+        kt->inner_product_ny(t, c->centroids + l * d + m * dsub,
+                             pq->centroids + m * ksub * dsub, dsub, ksub);
+        const float *nrm = pq->cnorms + m * ksub;
+        for (size_t e = 0; e < ksub; e++)
+            t[e] = nrm[e] + 2.0f * t[e];
+    }
+}
+
+static bool precomputed_fits(const vx_ivf *ivf, size_t *floats)
+{
+    const vx_pq *pq = &codec_of(ivf)->pq;
+    size_t n;
+    if (!vx_mul_ok(ivf->nlist, (size_t)pq->M * pq->ksub, &n) ||
+        n > PRECOMPUTED_MAX_BYTES / sizeof(float))
+        return false;
+    *floats = n;
+    return true;
+}
+
+/* Builds the precomputed tables when they are wanted and missing. */
+static vindex_status build_precomputed(vx_ivf *ivf)
+{
+    ivfpq_codec *c = codec_of(ivf);
+    size_t floats;
+    if (ivf->base.metric != VINDEX_METRIC_L2 || !c->use_precomputed || c->precomputed ||
+        !c->pq.trained)
+        return VINDEX_OK;
+    if (!precomputed_fits(ivf, &floats)) {
+        vx_log(1, "IndexIVFPQ: precomputed tables for nlist %zu x M %d x %zu would exceed "
+               "2 GiB; residual tables are computed per list instead",
+               ivf->nlist, c->pq.M, c->pq.ksub);
+        return VINDEX_OK;
+    }
+    float *t = vx_alloc_big(floats, sizeof(float));
+    if (!t)
+        return vx_fail(VINDEX_ERR_NOMEM, "IndexIVFPQ: out of memory for %zu precomputed table "
+                       "entries", floats);
+    pre_job j = {ivf, t};
+    vx_parallel_for(ivf->nlist, vx_num_threads(), precompute_task, &j);
+    c->precomputed = t;
+    return VINDEX_OK;
+}
+
+/* ---- train, encode, decode ---------------------------------------------- */
+
+static vindex_status ivfpq_train_codec(vx_ivf *ivf, size_t n, const float *x,
+                                       const int64_t *lists)
+{
+    ivfpq_codec *c = codec_of(ivf);
+    const size_t d = (size_t)ivf->base.d, nlist = ivf->nlist;
+    vindex_status st;
+    if (n < c->pq.ksub)
+        return vx_fail(VINDEX_ERR_INVALID,
+                       "train: %zu training vectors are too few: PQ with nbits = %d trains %zu "
+                       "centroids per sub-quantizer and needs at least %zu training vectors",
+                       n, c->pq.nbits, c->pq.ksub, c->pq.ksub);
+    float *cent = vx_alloc(nlist, d * sizeof(float));
+    float *res = vx_alloc_big(n, d * sizeof(float));
+    if (!cent || !res) {
+        st = VINDEX_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t l = 0; l < nlist; l++)
+        if ((st = vx_index_reconstruct(ivf->quantizer, (vindex_id)l, cent + l * d)))
+            goto done;
+    for (size_t i = 0; i < n; i++) {
+        const float *ci = cent + (size_t)lists[i] * d;
+        for (size_t t = 0; t < d; t++)
+            res[i * d + t] = x[i * d + t] - ci[t];
+    }
+    if ((st = vx_pq_train(&c->pq, n, res, "train")))
+        goto done;
+    vx_free(c->centroids);
+    c->centroids = cent;
+    cent = NULL;
+    vx_free(c->precomputed);
+    c->precomputed = NULL;
+    st = build_precomputed(ivf);
+done:
+    vx_free(cent);
+    vx_free(res);
+    return st;
+}
+
+static void ivfpq_encode(const vx_ivf *ivf, size_t n, const float *x, const int64_t *lists,
+                         uint8_t *codes)
+{
+    const ivfpq_codec *c = codec_of(ivf);
+    const size_t d = (size_t)ivf->base.d, cs = c->pq.code_size;
+    for (size_t i = 0; i < n; i++)
+        vx_pq_encode_one(&c->pq, x + i * d, c->centroids + (size_t)lists[i] * d, codes + i * cs);
+}
+
+static void ivfpq_decode(const vx_ivf *ivf, int64_t list, const uint8_t *code, float *out)
+{
+    const ivfpq_codec *c = codec_of(ivf);
+    const size_t d = (size_t)ivf->base.d;
+    vx_pq_decode(&c->pq, 1, code, out);
+    const float *cl = c->centroids + (size_t)list * d;
+    for (size_t t = 0; t < d; t++)
+        out[t] += cl[t];
+}
+
+/* ---- scanner ------------------------------------------------------------ */
+
+typedef struct pq_scanner {
+    const vx_ivf *ivf;
+    const ivfpq_codec *c;
+    const float *query;
+    bool l2, precomp;
+    float bias;          /* added to every code's lookups: the coarse term */
+    const float *table;  /* the table scores come from */
+    float *qtable;       /* M x ksub: the query's term */
+    float *ltable;       /* M x ksub: the list's table */
+    float *scratch;      /* VX_PQ_TABLE_QB x (dsub + 256) */
+    float *res;          /* d: the residual (no precomputed tables) */
+} pq_scanner;
+
+static size_t scanner_floats(const vx_pq *pq)
+{
+    return 2 * (size_t)pq->M * pq->ksub + VX_PQ_TABLE_QB * (pq->dsub + 256) + (size_t)pq->d;
+}
+
+static void ivfpq_scanner_init(const vx_ivf *ivf, void *scanner)
+{
+    pq_scanner *s = scanner;
+    const ivfpq_codec *c = codec_of(ivf);
+    const size_t tf = (size_t)c->pq.M * c->pq.ksub;
+    float *f = (float *)(void *)((char *)scanner + (sizeof *s + 63) / 64 * 64);
+    s->ivf = ivf;
+    s->c = c;
+    s->query = NULL;
+    s->l2 = ivf->base.metric == VINDEX_METRIC_L2;
+    s->precomp = s->l2 && c->precomputed;
+    s->bias = 0;
+    s->qtable = f;
+    s->ltable = f + tf;
+    s->scratch = f + 2 * tf;
+    s->res = s->scratch + VX_PQ_TABLE_QB * (c->pq.dsub + 256);
+    s->table = s->qtable;
+}
+
+static void ivfpq_set_query(void *scanner, const float *query)
+{
+    pq_scanner *s = scanner;
+    const vx_pq *pq = &s->c->pq;
+    s->query = query;
+    if (s->l2 && !s->precomp)
+        return; /* tables per list */
+    if (!s->l2) { /* -<x, r>: heap scores */
+        vx_pq_tables(pq, 1, query, VINDEX_METRIC_INNER_PRODUCT, true, s->qtable, s->scratch);
+        return;
+    }
+    /* -2 <x, r> */
+    vx_pq_tables(pq, 1, query, VINDEX_METRIC_INNER_PRODUCT, false, s->qtable, s->scratch);
+    const size_t tf = (size_t)pq->M * pq->ksub;
+    for (size_t e = 0; e < tf; e++)
+        s->qtable[e] *= -2.0f;
+}
+
+static void ivfpq_set_list(void *scanner, int64_t list, float coarse_score)
+{
+    pq_scanner *s = scanner;
+    const vx_pq *pq = &s->c->pq;
+    const size_t tf = (size_t)pq->M * pq->ksub, d = (size_t)pq->d;
+    /* The coarse term is recomputed here rather than taken from coarse_score:
+     * the quantizer computes it through BLAS for batches and exactly for
+     * single queries, and a query must get the same distances either way. */
+    (void)coarse_score;
+    const float *cl = s->c->centroids + (size_t)list * d;
+    if (!s->l2) {
+        s->bias = -vx_kernels()->inner_product(s->query, cl, d); /* -<x, c> */
+        s->table = s->qtable;
+        return;
+    }
+    if (s->precomp) {
+        const float *pre = s->c->precomputed + (size_t)list * tf;
+        for (size_t e = 0; e < tf; e++)
+            s->ltable[e] = pre[e] + s->qtable[e];
+        s->bias = vx_kernels()->l2sqr(s->query, cl, d); /* |x - c|^2 */
+        s->table = s->ltable;
+        return;
+    }
+    for (size_t t = 0; t < d; t++)
+        s->res[t] = s->query[t] - cl[t];
+    vx_pq_tables(pq, 1, s->res, VINDEX_METRIC_L2, true, s->ltable, s->scratch);
+    s->bias = 0;
+    s->table = s->ltable;
+}
+
+static void ivfpq_scores(void *scanner, size_t n, const uint8_t *codes, float *out)
+{
+    const pq_scanner *s = scanner;
+    vx_pq_scan(&s->c->pq, s->table, n, codes, out);
+    if (s->bias != 0)
+        for (size_t j = 0; j < n; j++)
+            out[j] += s->bias;
+}
+
+/* ---- codec bookkeeping -------------------------------------------------- */
+
+static bool ivfpq_codec_equal(const vx_ivf *a, const vx_ivf *b)
+{
+    const vx_pq *pa = &codec_of(a)->pq, *pb = &codec_of(b)->pq;
+    if (pa->M != pb->M || pa->nbits != pb->nbits || !pa->trained || !pb->trained)
+        return false;
+    return memcmp(pa->centroids, pb->centroids,
+                  (size_t)pa->M * pa->ksub * pa->dsub * sizeof(float)) == 0;
+}
+
+static void ivfpq_destroy_codec(vx_ivf *ivf)
+{
+    ivfpq_codec *c = codec_of(ivf);
+    if (!c)
+        return;
+    vx_pq_destroy(&c->pq);
+    vx_free(c->centroids);
+    vx_free(c->precomputed);
+    vx_free(c);
+    ivf->codec = NULL;
+}
+
+static size_t ivfpq_codec_memory(const vx_ivf *ivf)
+{
+    const ivfpq_codec *c = codec_of(ivf);
+    size_t bytes = sizeof *c + vx_pq_memory(&c->pq);
+    if (c->centroids)
+        bytes += ivf->nlist * (size_t)ivf->base.d * sizeof(float);
+    if (c->precomputed)
+        bytes += ivf->nlist * (size_t)c->pq.M * c->pq.ksub * sizeof(float);
+    return bytes;
+}
+
+/* ---- parameters --------------------------------------------------------- */
+
+static vindex_status ivfpq_set_param(vindex *ix, const char *name, double value)
+{
+    vx_ivf *ivf = (vx_ivf *)ix;
+    ivfpq_codec *c = codec_of(ivf);
+    if (!strcmp(name, "use_precomputed_table")) {
+        if (value != 0 && value != 1)
+            return vx_fail(VINDEX_ERR_INVALID,
+                           "set_param: use_precomputed_table must be 0 or 1 (got %g)", value);
+        c->use_precomputed = (int)value;
+        if (!c->use_precomputed) {
+            vx_free(c->precomputed);
+            c->precomputed = NULL;
+            return VINDEX_OK;
+        }
+        return build_precomputed(ivf);
+    }
+    if (!strncmp(name, "pq.", 3)) {
+        vindex_status st = vx_pq_set_cp_param(&c->pq, name, value);
+        if (st != VINDEX_ERR_NOT_FOUND)
+            return st;
+    }
+    return vx_ivf_set_param(ix, name, value);
+}
+
+static vindex_status ivfpq_get_param(const vindex *ix, const char *name, double *value)
+{
+    const vx_ivf *ivf = (const vx_ivf *)ix;
+    const ivfpq_codec *c = codec_of(ivf);
+    if (!strcmp(name, "use_precomputed_table")) {
+        /* what searches use: 1 only when the tables exist (L2, trained, fitting) */
+        *value = c->precomputed ? 1 : c->use_precomputed && !c->pq.trained &&
+                                          ix->metric == VINDEX_METRIC_L2;
+        return VINDEX_OK;
+    }
+    if (!strncmp(name, "pq.", 3)) {
+        vindex_status st = vx_pq_get_cp_param(&c->pq, name, value);
+        if (st != VINDEX_ERR_NOT_FOUND)
+            return st;
+    }
+    return vx_ivf_get_param(ix, name, value);
+}
+
+static const vx_index_ops ivfpq_ops = {
+    .type_name = "IndexIVFPQ", .train = vx_ivf_train, .add = vx_ivf_add, .supports_ids = true,
+    .search = vx_ivf_search, .range_search = vx_ivf_range_search,
+    .reconstruct = vx_ivf_reconstruct, .remove_ids = vx_ivf_remove_ids,
+    .reset = vx_ivf_reset, .destroy = vx_ivf_destroy, .memory_bytes = vx_ivf_memory,
+    .set_param = ivfpq_set_param, .get_param = ivfpq_get_param,
+};
+
+static const vx_ivf_family ivfpq_family = {
+    .ops = &ivfpq_ops,
+    .train_codec = ivfpq_train_codec,
+    .encode = ivfpq_encode,
+    .decode = ivfpq_decode,
+    .scanner_init = ivfpq_scanner_init,
+    .set_query = ivfpq_set_query,
+    .set_list = ivfpq_set_list,
+    .scores = ivfpq_scores,
+    .codec_equal = ivfpq_codec_equal,
+    .destroy_codec = ivfpq_destroy_codec,
+    .codec_memory = ivfpq_codec_memory,
+};
+
+VINDEX_API vindex_status vindex_ivfpq_new(vindex **out, vindex *quantizer, int d, size_t nlist,
+                                          int M, int nbits, vindex_metric metric)
+{
+    vx_clear_error();
+    vindex_status st = vx_check_new_args(out, d, metric, "IndexIVFPQ");
+    if (st)
+        return st;
+    vx_pq pq;
+    if ((st = vx_pq_init(&pq, d, M, nbits, "IndexIVFPQ")))
+        return st;
+    size_t tf;
+    if (!vx_mul_ok((size_t)M, pq.ksub, &tf) || tf > (SIZE_MAX / 4 - (size_t)d) / 4)
+        return vx_fail(VINDEX_ERR_INVALID, "IndexIVFPQ: M %d x 2^%d table entries overflow", M,
+                       nbits);
+    vx_ivf *ivf = vx_calloc(1, sizeof *ivf);
+    ivfpq_codec *c = vx_calloc(1, sizeof *c);
+    if (!ivf || !c) {
+        vx_free(ivf);
+        vx_free(c);
+        return VINDEX_ERR_NOMEM;
+    }
+    if ((st = vx_ivf_init(ivf, &ivfpq_family, quantizer, d, nlist, metric))) {
+        vx_free(ivf->lists);
+        vx_free(ivf);
+        vx_free(c);
+        return st;
+    }
+    c->pq = pq;
+    c->use_precomputed = 1;
+    ivf->codec = c;
+    ivf->base.is_trained = false; /* the PQ needs training even with a trained quantizer */
+    ivf->code_size = pq.code_size;
+    ivf->scanner_bytes = (sizeof(pq_scanner) + 63) / 64 * 64 + scanner_floats(&pq) * sizeof(float);
+    *out = &ivf->base;
+    return VINDEX_OK;
+}
+
+/* ---- the codec of a PQ index -------------------------------------------- */
+
+VINDEX_API vindex_status vindex_pq_codec_of(vindex *ix, vindex_pq_codec **out)
+{
+    vx_clear_error();
+    if (!ix || !out)
+        return vx_fail(VINDEX_ERR_INVALID, "pq_codec_of: %s is NULL", ix ? "out" : "index");
+    vx_pq *pq = vx_pq_index_codec(ix);
+    if (!pq && ix->ops == &ivfpq_ops)
+        pq = &codec_of((vx_ivf *)ix)->pq;
+    if (!pq)
+        return vx_fail(VINDEX_ERR_UNSUPPORTED, "pq_codec_of: %s has no product quantizer",
+                       ix->ops->type_name);
+    /* struct vindex_pq_codec is { vx_pq pq; } (pq.c): the codec starts with it */
+    *out = (vindex_pq_codec *)(void *)pq;
+    return VINDEX_OK;
+}
