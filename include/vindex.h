@@ -455,6 +455,22 @@ VINDEX_API vindex_status vindex_ivfpq_new(vindex **out, vindex *quantizer, int d
 VINDEX_API vindex_status vindex_pq_codec_of(vindex *ix, vindex_pq_codec **out);
 
 /* ------------------------------------------------------------------------- */
+/* Factory strings                                                            */
+/* ------------------------------------------------------------------------- */
+
+/* Builds an index from a Faiss factory string (Faiss: index_factory): "Flat",
+ * "IVF1024,Flat", "IVF1024,PQ16x8", "IVF256,SQ8", "PQ16", "SQfp16", "HNSW32",
+ * with prefixes "IDMap," / "IDMap2,". A token vindex does not know gives
+ * VINDEX_ERR_INVALID, one it does not offer yet VINDEX_ERR_UNSUPPORTED; the
+ * message names the token and its position in the spec. */
+VINDEX_API vindex_status vindex_factory(vindex **out, int d, const char *spec,
+                                        vindex_metric metric);
+
+/* The factory string that builds an index like ix (Faiss:
+ * reverse_index_factory), NUL-terminated into buf (len bytes). */
+VINDEX_API vindex_status vindex_reverse_factory(const vindex *ix, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------- */
 /* Properties                                                                 */
 /* ------------------------------------------------------------------------- */
 

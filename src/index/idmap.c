@@ -26,6 +26,11 @@ typedef struct idmap {
 
 static const vx_index_ops idmap_ops, idmap2_ops;
 
+const vindex *vx_idmap_sub(const vindex *ix)
+{
+    return ((const idmap *)ix)->sub;
+}
+
 static vindex_status idmap_train(vindex *ix, size_t n, const float *x)
 {
     idmap *m = (idmap *)ix;

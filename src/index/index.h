@@ -71,6 +71,9 @@ vindex_status vx_check_vectors(int d, const char *op, const char *what, size_t n
 /* Checks the arguments every constructor takes; sets *out = NULL. */
 vindex_status vx_check_new_args(vindex **out, int d, vindex_metric metric, const char *what);
 
+/* The index an IDMap/IDMap2 wraps (ix must be one). */
+const vindex *vx_idmap_sub(const vindex *ix);
+
 /* Fills nq rows of k results with the "no result" padding for the metric. */
 void vx_fill_empty_results(size_t nq, size_t k, vindex_metric metric, float *distances,
                            vindex_id *labels);

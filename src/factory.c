@@ -1,0 +1,381 @@
+/*
+ * index_factory: Faiss's factory strings, parsed into indexes, and back.
+ *
+ * A spec is a comma-separated list of tokens (commas inside parentheses do not
+ * split): optional prefixes (IDMap, IDMap2), one main part, and optional
+ * suffixes (later: RFlat, Refine(...)). The main part is
+ *
+ *   Flat                      exact search
+ *   IVF<nlist>,<codes>        inverted file; codes: Flat | PQ<M>[x<nbits>] | SQ8 | SQ4 |
+ *                             SQ8_uniform | SQfp16 | SQbf16
+ *   PQ<M>[x<nbits>]           product quantizer codes, scanned exhaustively
+ *   SQ8 | SQ4 | SQfp16 ...    scalar quantizer codes
+ *   HNSW<M>[,Flat]            graph over full vectors
+ *
+ * Tokens that Faiss knows and vindex does not have yet (OPQ, PCA, fast-scan,
+ * LSH, refinement, HNSW coarse quantizers) are refused as unsupported; an
+ * unknown token is refused as invalid. Either way the message quotes the spec
+ * and points at the token (its position in the string).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "index/index.h"
+
+enum { MAX_TOKENS = 16, MAX_SPEC = 256 };
+
+typedef struct token {
+    const char *text; /* NUL-terminated copy inside the parser's buffer */
+    size_t pos;       /* offset in the caller's spec, for messages */
+} token;
+
+typedef struct parser {
+    const char *spec;
+    int d;
+    vindex_metric metric;
+    char buf[MAX_SPEC];
+    token tok[MAX_TOKENS];
+    size_t ntok, at;
+} parser;
+
+static vindex_status fail_at(const parser *p, const token *t, vindex_status st, const char *why)
+{
+    char reason[256]; /* `why` may be the last-error buffer that vx_fail rewrites */
+    snprintf(reason, sizeof reason, "%s", why);
+    return vx_fail(st, "index_factory: %s at position %zu ('%s') in \"%s\"", reason, t->pos + 1,
+                   t->text, p->spec);
+}
+
+/* Splits the spec at top-level commas, dropping spaces around tokens. */
+static vindex_status tokenize(parser *p)
+{
+    size_t len = strlen(p->spec);
+    if (len == 0)
+        return vx_fail(VINDEX_ERR_INVALID, "index_factory: the spec is empty");
+    if (len >= MAX_SPEC)
+        return vx_fail(VINDEX_ERR_INVALID, "index_factory: the spec is longer than %d characters",
+                       MAX_SPEC - 1);
+    memcpy(p->buf, p->spec, len + 1);
+    size_t start = 0;
+    int depth = 0;
+    for (size_t i = 0; i <= len; i++) {
+        char c = p->buf[i];
+        if (c == '(')
+            depth++;
+        else if (c == ')' && --depth < 0)
+            return vx_fail(VINDEX_ERR_INVALID,
+                           "index_factory: unbalanced ')' at position %zu in \"%s\"", i + 1,
+                           p->spec);
+        if ((c != ',' || depth > 0) && c != '\0')
+            continue;
+        if (depth > 0)
+            return vx_fail(VINDEX_ERR_INVALID, "index_factory: unclosed '(' in \"%s\"", p->spec);
+        p->buf[i] = '\0';
+        size_t s = start;
+        while (isspace((unsigned char)p->buf[s]))
+            s++;
+        size_t e = i;
+        while (e > s && isspace((unsigned char)p->buf[e - 1]))
+            p->buf[--e] = '\0';
+        if (s == e)
+            return vx_fail(VINDEX_ERR_INVALID,
+                           "index_factory: empty token at position %zu in \"%s\"", s + 1, p->spec);
+        if (p->ntok == MAX_TOKENS)
+            return vx_fail(VINDEX_ERR_INVALID, "index_factory: too many tokens in \"%s\"",
+                           p->spec);
+        p->tok[p->ntok].text = p->buf + s;
+        p->tok[p->ntok].pos = s;
+        p->ntok++;
+        start = i + 1;
+    }
+    return VINDEX_OK;
+}
+
+/* Reads a positive decimal number at *s, advancing it; false when none. */
+static bool read_count(const char **s, long *out)
+{
+    if (!isdigit((unsigned char)**s))
+        return false;
+    errno = 0;
+    char *end;
+    long v = strtol(*s, &end, 10);
+    if (errno || v <= 0)
+        return false;
+    *s = end;
+    *out = v;
+    return true;
+}
+
+/* "PQ<M>[x<nbits>]" with nothing after; *fastscan set for a trailing "fs". */
+static bool parse_pq(const char *t, int *M, int *nbits, bool *fastscan)
+{
+    long m, b = 8;
+    if (strncmp(t, "PQ", 2) != 0)
+        return false;
+    t += 2;
+    if (!read_count(&t, &m) || m > 65536)
+        return false;
+    if (*t == 'x') {
+        t++;
+        if (!read_count(&t, &b) || b > 64)
+            return false;
+    }
+    *fastscan = strcmp(t, "fs") == 0;
+    if (*t && !*fastscan)
+        return false;
+    *M = (int)m;
+    *nbits = (int)b;
+    return true;
+}
+
+static bool parse_sq(const char *t, vindex_sq_type *type)
+{
+    static const struct {
+        const char *name;
+        vindex_sq_type type;
+    } names[] = {{"SQ8", VINDEX_SQ_8BIT},     {"SQ4", VINDEX_SQ_4BIT},
+                 {"SQ8_uniform", VINDEX_SQ_8BIT_UNIFORM}, {"SQfp16", VINDEX_SQ_FP16},
+                 {"SQbf16", VINDEX_SQ_BF16}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(t, names[i].name)) {
+            *type = names[i].type;
+            return true;
+        }
+    return false;
+}
+
+/* Faiss tokens vindex does not offer yet: refused as unsupported, not unknown. */
+static bool known_but_missing(const char *t)
+{
+    static const char *const prefixes[] = {"OPQ", "PCA", "RR", "L2norm", "LSH", "RFlat",
+                                           "Refine", "ITQ", "RQ", "LSQ", "NSG", "PRQ"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (!strncmp(t, prefixes[i], strlen(prefixes[i])))
+            return true;
+    return false;
+}
+
+static vindex_status unknown(const parser *p, const token *t)
+{
+    if (known_but_missing(t->text))
+        return fail_at(p, t, VINDEX_ERR_UNSUPPORTED, "not available in vindex yet");
+    return fail_at(p, t, VINDEX_ERR_INVALID, "unknown token");
+}
+
+/* IVF<nlist>,<codes>: the codes token follows. */
+static vindex_status parse_ivf(parser *p, const token *t, vindex **out)
+{
+    const char *s = t->text + 3;
+    long nlist;
+    if (!read_count(&s, &nlist))
+        return fail_at(p, t, VINDEX_ERR_INVALID, "IVF needs a list count, as in IVF1024");
+    if (!strncmp(s, "_HNSW", 5))
+        return fail_at(p, t, VINDEX_ERR_UNSUPPORTED,
+                       "an HNSW coarse quantizer is not available in vindex yet");
+    if (*s)
+        return fail_at(p, t, VINDEX_ERR_INVALID, "unexpected text after the list count");
+    if (p->at == p->ntok)
+        return fail_at(p, t, VINDEX_ERR_INVALID, "IVF needs codes after it, as in IVF1024,Flat");
+    const token *codes = &p->tok[p->at++];
+
+    int M, nbits;
+    bool fastscan;
+    vindex_sq_type sq;
+    enum { CODES_FLAT, CODES_PQ, CODES_SQ } kind;
+    if (!strcmp(codes->text, "Flat"))
+        kind = CODES_FLAT;
+    else if (parse_pq(codes->text, &M, &nbits, &fastscan) && !fastscan)
+        kind = CODES_PQ;
+    else if (parse_pq(codes->text, &M, &nbits, &fastscan))
+        return fail_at(p, codes, VINDEX_ERR_UNSUPPORTED, "4-bit fast-scan is not available yet");
+    else if (parse_sq(codes->text, &sq))
+        kind = CODES_SQ;
+    else
+        return unknown(p, codes);
+
+    vindex *quantizer;
+    vindex_status st = vindex_flat_new(&quantizer, p->d, p->metric);
+    if (st)
+        return st;
+    if (kind == CODES_FLAT)
+        st = vindex_ivf_flat_new(out, quantizer, p->d, (size_t)nlist, p->metric);
+    else if (kind == CODES_PQ)
+        st = vindex_ivfpq_new(out, quantizer, p->d, (size_t)nlist, M, nbits, p->metric);
+    else
+        st = vindex_ivfsq_new(out, quantizer, p->d, (size_t)nlist, sq, p->metric);
+    if (st) {
+        vindex_free(quantizer); /* ownership passes only on success */
+        return fail_at(p, codes, st, vindex_last_error());
+    }
+    return VINDEX_OK;
+}
+
+static vindex_status parse_main(parser *p, vindex **out)
+{
+    if (p->at == p->ntok)
+        return vx_fail(VINDEX_ERR_INVALID, "index_factory: \"%s\" names no index, only prefixes",
+                       p->spec);
+    const token *t = &p->tok[p->at++];
+    const char *s = t->text;
+    int M, nbits;
+    bool fastscan;
+    vindex_sq_type sq;
+    vindex_status st;
+    if (!strcmp(s, "Flat"))
+        return vindex_flat_new(out, p->d, p->metric);
+    if (!strncmp(s, "IVF", 3))
+        return parse_ivf(p, t, out);
+    if (parse_pq(s, &M, &nbits, &fastscan)) {
+        if (fastscan)
+            return fail_at(p, t, VINDEX_ERR_UNSUPPORTED, "4-bit fast-scan is not available yet");
+        if ((st = vindex_pq_new(out, p->d, M, nbits, p->metric)))
+            return fail_at(p, t, st, vindex_last_error());
+        return VINDEX_OK;
+    }
+    if (parse_sq(s, &sq)) {
+        if ((st = vindex_sq_new(out, p->d, sq, p->metric)))
+            return fail_at(p, t, st, vindex_last_error());
+        return VINDEX_OK;
+    }
+    if (!strncmp(s, "HNSW", 4)) {
+        const char *r = s + 4;
+        long m;
+        if (!read_count(&r, &m) || m > 512)
+            return fail_at(p, t, VINDEX_ERR_INVALID, "HNSW needs a neighbour count, as in HNSW32");
+        if (*r == '_')
+            return fail_at(p, t, VINDEX_ERR_UNSUPPORTED,
+                           "compressed HNSW storage is not available in vindex yet");
+        if (*r)
+            return fail_at(p, t, VINDEX_ERR_INVALID, "unexpected text after the neighbour count");
+        if (p->at < p->ntok && !strcmp(p->tok[p->at].text, "Flat"))
+            p->at++; /* "HNSW32,Flat" is "HNSW32" */
+        if ((st = vindex_hnsw_flat_new(out, p->d, (int)m, p->metric)))
+            return fail_at(p, t, st, vindex_last_error());
+        return VINDEX_OK;
+    }
+    return unknown(p, t);
+}
+
+VINDEX_API vindex_status vindex_factory(vindex **out, int d, const char *spec,
+                                        vindex_metric metric)
+{
+    vx_clear_error();
+    vindex_status st = vx_check_new_args(out, d, metric, "index_factory");
+    if (st)
+        return st;
+    if (!spec)
+        return vx_fail(VINDEX_ERR_INVALID, "index_factory: spec is NULL");
+    parser p = {.spec = spec, .d = d, .metric = metric};
+    if ((st = tokenize(&p)))
+        return st;
+
+    /* Prefixes, outermost first. */
+    int wrappers[MAX_TOKENS], nwrap = 0;
+    while (p.at < p.ntok) {
+        const char *t = p.tok[p.at].text;
+        if (!strcmp(t, "IDMap"))
+            wrappers[nwrap++] = 1;
+        else if (!strcmp(t, "IDMap2"))
+            wrappers[nwrap++] = 2;
+        else
+            break;
+        p.at++;
+    }
+    vindex *ix = NULL;
+    if ((st = parse_main(&p, &ix)))
+        return st;
+    if (p.at < p.ntok) {
+        vindex_free(ix);
+        const token *t = &p.tok[p.at];
+        if (known_but_missing(t->text))
+            return fail_at(&p, t, VINDEX_ERR_UNSUPPORTED, "not available in vindex yet");
+        return fail_at(&p, t, VINDEX_ERR_INVALID, "unexpected token after the index");
+    }
+    while (nwrap-- > 0) {
+        vindex *wrapped;
+        st = wrappers[nwrap] == 1 ? vindex_idmap_new(&wrapped, ix) : vindex_idmap2_new(&wrapped, ix);
+        if (st) {
+            vindex_free(ix);
+            return st;
+        }
+        ix = wrapped;
+    }
+    *out = ix;
+    return VINDEX_OK;
+}
+
+/* ---- reverse -------------------------------------------------------------- */
+
+static const char *sq_name(vindex_sq_type t)
+{
+    switch (t) {
+    case VINDEX_SQ_8BIT: return "SQ8";
+    case VINDEX_SQ_4BIT: return "SQ4";
+    case VINDEX_SQ_8BIT_UNIFORM: return "SQ8_uniform";
+    case VINDEX_SQ_FP16: return "SQfp16";
+    case VINDEX_SQ_BF16: return "SQbf16";
+    }
+    return "SQ?";
+}
+
+/* Appends the spec of ix to buf[*at..len). */
+static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at)
+{
+    const char *type = vindex_type_name(ix);
+    char part[64];
+    double v1, v2;
+    vindex_sq_type sq;
+    const vindex *inner = NULL;
+    if (!strcmp(type, "IndexFlat")) {
+        snprintf(part, sizeof part, "Flat");
+    } else if (!strcmp(type, "IndexIDMap") || !strcmp(type, "IndexIDMap2")) {
+        snprintf(part, sizeof part, "%s,", type + 5);
+        inner = vx_idmap_sub(ix);
+    } else if (!strcmp(type, "IndexPQ") && !vindex_get_param(ix, "pq.M", &v1) &&
+               !vindex_get_param(ix, "pq.nbits", &v2)) {
+        snprintf(part, sizeof part, "PQ%dx%d", (int)v1, (int)v2);
+    } else if (!strcmp(type, "IndexScalarQuantizer") && !vindex_sq_type_of(ix, &sq)) {
+        snprintf(part, sizeof part, "%s", sq_name(sq));
+    } else if (!strcmp(type, "IndexHNSWFlat") && !vindex_get_param(ix, "M", &v1)) {
+        snprintf(part, sizeof part, "HNSW%d", (int)v1);
+    } else if (!strncmp(type, "IndexIVF", 8) && !vindex_get_param(ix, "nlist", &v1)) {
+        int n = snprintf(part, sizeof part, "IVF%zu,", (size_t)v1);
+        if (!strcmp(type, "IndexIVFFlat"))
+            snprintf(part + n, sizeof part - (size_t)n, "Flat");
+        else if (!strcmp(type, "IndexIVFPQ") && !vindex_get_param(ix, "pq.M", &v1) &&
+                 !vindex_get_param(ix, "pq.nbits", &v2))
+            snprintf(part + n, sizeof part - (size_t)n, "PQ%dx%d", (int)v1, (int)v2);
+        else if (!strcmp(type, "IndexIVFScalarQuantizer") && !vindex_sq_type_of(ix, &sq))
+            snprintf(part + n, sizeof part - (size_t)n, "%s", sq_name(sq));
+        else
+            return vx_fail(VINDEX_ERR_UNSUPPORTED, "reverse_index_factory: %s has no spec", type);
+    } else {
+        return vx_fail(VINDEX_ERR_UNSUPPORTED, "reverse_index_factory: %s has no spec", type);
+    }
+    size_t n = strlen(part);
+    if (*at + n >= len)
+        return vx_fail(VINDEX_ERR_INVALID, "reverse_index_factory: buffer of %zu bytes too small",
+                       len);
+    memcpy(buf + *at, part, n + 1);
+    *at += n;
+    return inner ? reverse(inner, buf, len, at) : VINDEX_OK;
+}
+
+VINDEX_API vindex_status vindex_reverse_factory(const vindex *ix, char *buf, size_t len)
+{
+    vx_clear_error();
+    if (!ix || !buf || len == 0)
+        return vx_fail(VINDEX_ERR_INVALID, "reverse_index_factory: %s",
+                       !ix ? "index is NULL" : "buffer is NULL or empty");
+    size_t at = 0;
+    buf[0] = '\0';
+    vindex_status st = reverse(ix, buf, len, &at);
+    if (st)
+        buf[0] = '\0';
+    return st;
+}
