@@ -266,6 +266,16 @@ VINDEX_API vindex_status vindex_ivf_quantizer(const vindex *ix, vindex **out);
  * default is 32, hnswlib's 16. */
 VINDEX_API vindex_status vindex_hnsw_flat_new(vindex **out, int d, int M, vindex_metric metric);
 
+/* IndexHNSWSQ with an 8-bit uniform scalar quantizer (Faiss: IndexHNSWSQ(d,
+ * QT_8bit_uniform, M)): each component stored in one byte over the range
+ * [min, max] of all training values; distances computed between codes (the
+ * query encoded the same way), in integers; reported distances are those of
+ * the codes (exact for data that is itself 8-bit, such as image pixels).
+ * A quarter of the memory of IndexHNSWFlat for the vectors and the fastest
+ * graph walk. Needs train() before add(); L2 only (UNSUPPORTED otherwise).
+ * reconstruct() decodes. Everything else as IndexHNSWFlat. */
+VINDEX_API vindex_status vindex_hnsw_sq8_new(vindex **out, int d, int M, vindex_metric metric);
+
 /* Checks the graph's invariants: degrees within bounds, links only to live
  * nodes present on that level, no self or duplicate links, labels and slots
  * consistent, the entry point on the top level. Returns VINDEX_OK, or

@@ -85,6 +85,7 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../simd/hnsw_sq8.h"
 #include "../simd/kernels.h"
 
 /* ------------------------------------------------------------------------- */
@@ -201,6 +202,14 @@ static size_t fs_memory(const vx_hnsw_store *s)
     return sizeof *f + f->cap * (size_t)s->d * sizeof(float);
 }
 
+static void fs_clear(vx_hnsw_store *s)
+{
+    flat_store *f = (flat_store *)s;
+    vx_free(f->x);
+    f->x = NULL;
+    f->cap = 0;
+}
+
 static void fs_destroy(vx_hnsw_store *s)
 {
     if (!s)
@@ -210,11 +219,11 @@ static void fs_destroy(vx_hnsw_store *s)
 }
 
 static const vx_hnsw_store_ops flat_store_l2_ops = {
-    "Flat", fs_reserve, fs_set, fs_get, 0, fs_prepare, fs_dist_many_l2,
-    fs_dist_one, fs_dist_pair, fs_prefetch, fs_memory, fs_destroy};
+    "Flat", fs_reserve, fs_set, fs_get, fs_prepare, fs_dist_many_l2,
+    fs_dist_one, fs_dist_pair, fs_prefetch, fs_memory, fs_clear, fs_destroy};
 static const vx_hnsw_store_ops flat_store_ip_ops = {
-    "Flat", fs_reserve, fs_set, fs_get, 0, fs_prepare, fs_dist_many_ip,
-    fs_dist_one, fs_dist_pair, fs_prefetch, fs_memory, fs_destroy};
+    "Flat", fs_reserve, fs_set, fs_get, fs_prepare, fs_dist_many_ip,
+    fs_dist_one, fs_dist_pair, fs_prefetch, fs_memory, fs_clear, fs_destroy};
 
 vx_hnsw_store *vx_hnsw_store_flat_new(int d, vindex_metric metric)
 {
@@ -231,6 +240,180 @@ vx_hnsw_store *vx_hnsw_store_flat_new(int d, vindex_metric metric)
     size_t lines = ((size_t)d * sizeof(float) + 63) / 64;
     f->pf_lines = lines < 8 ? (int)lines : 8;
     return &f->base;
+}
+
+/* ------------------------------------------------------------------------- */
+/* SQ8 storage                                                                */
+/* ------------------------------------------------------------------------- */
+/* One byte per dimension: c = round((x - vmin) / vdiff * 255), clamped. The
+ * L2 distance of two codes, times (vdiff / 255)^2, approximates the distance
+ * of the vectors (exactly for data that is itself 8-bit, as image pixels).
+ * A quarter of fp32's memory traffic per distance, and integer arithmetic:
+ * the graph walk is bound by both. */
+
+typedef struct sq8_store {
+    vx_hnsw_store base;
+    uint8_t *codes;
+    size_t cap;
+    float vmin, vdiff, scale2; /* scale2 = (vdiff / 255)^2 */
+    vx_sq8_l2_fn l2;
+    int pf_lines;
+} sq8_store;
+
+static inline const uint8_t *sq_code(const sq8_store *q, uint32_t slot)
+{
+    return q->codes + (size_t)slot * (size_t)q->base.d;
+}
+
+static inline void sq_prefetch_code(const sq8_store *q, uint32_t slot)
+{
+    const char *p = (const char *)sq_code(q, slot);
+    for (int l = 0; l < q->pf_lines; l++)
+        __builtin_prefetch(p + 64 * l, 0, 3);
+}
+
+static inline float sq_dist(const sq8_store *q, const uint8_t *a, const uint8_t *b)
+{
+    size_t d = (size_t)q->base.d;
+    if (d <= VX_SQ8_MAX_BLOCK)
+        return (float)q->l2(a, b, d) * q->scale2;
+    double s = 0;
+    for (size_t o = 0; o < d; o += VX_SQ8_MAX_BLOCK)
+        s += q->l2(a + o, b + o, d - o < VX_SQ8_MAX_BLOCK ? d - o : VX_SQ8_MAX_BLOCK);
+    return (float)s * q->scale2;
+}
+
+static void sq_encode(const sq8_store *q, const float *x, uint8_t *c)
+{
+    float inv = q->vdiff > 0 ? 255.0f / q->vdiff : 0.0f;
+    for (int j = 0; j < q->base.d; j++) {
+        float v = (x[j] - q->vmin) * inv;
+        v = v < 0 ? 0 : v > 255 ? 255 : v;
+        c[j] = (uint8_t)(v + 0.5f);
+    }
+}
+
+void vx_hnsw_store_sq8_train(vx_hnsw_store *s, size_t n, const float *x)
+{
+    sq8_store *q = (sq8_store *)s;
+    size_t total = n * (size_t)s->d;
+    float lo = x[0], hi = x[0];
+    for (size_t i = 1; i < total; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    q->vmin = lo;
+    q->vdiff = hi - lo;
+    float step = q->vdiff / 255.0f;
+    q->scale2 = step * step;
+}
+
+static vindex_status sq_reserve(vx_hnsw_store *s, size_t cap, size_t keep)
+{
+    sq8_store *q = (sq8_store *)s;
+    size_t d = (size_t)s->d, bytes;
+    if (!vx_mul_ok(cap, d, &bytes))
+        return vx_fail(VINDEX_ERR_NOMEM, "add: %zu codes of %zu bytes overflow", cap, d);
+    uint8_t *c = vx_alloc_big(bytes, 1);
+    if (!c)
+        return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu codes", cap);
+    if (keep)
+        memcpy(c, q->codes, keep * d);
+    vx_free(q->codes);
+    q->codes = c;
+    q->cap = cap;
+    return VINDEX_OK;
+}
+
+static void sq_set(vx_hnsw_store *s, size_t slot, const float *x)
+{
+    sq8_store *q = (sq8_store *)s;
+    sq_encode(q, x, q->codes + slot * (size_t)s->d);
+}
+
+static void sq_get(const vx_hnsw_store *s, size_t slot, float *out)
+{
+    const sq8_store *q = (const sq8_store *)s;
+    const uint8_t *c = q->codes + slot * (size_t)s->d;
+    float step = q->vdiff / 255.0f;
+    for (int j = 0; j < s->d; j++)
+        out[j] = q->vmin + step * (float)c[j];
+}
+
+static const void *sq_prepare(const vx_hnsw_store *s, const float *x, void *buf)
+{
+    sq_encode((const sq8_store *)s, x, buf);
+    return buf;
+}
+
+static void sq_dist_many(const vx_hnsw_store *s, const void *qc, const uint32_t *slots, size_t n,
+                         float *out)
+{
+    const sq8_store *q = (const sq8_store *)s;
+    if (n)
+        sq_prefetch_code(q, slots[0]);
+    for (size_t j = 0; j < n; j++) {
+        if (j + 1 < n)
+            sq_prefetch_code(q, slots[j + 1]);
+        out[j] = sq_dist(q, qc, sq_code(q, slots[j]));
+    }
+}
+
+static float sq_dist_one(const vx_hnsw_store *s, const void *qc, uint32_t slot)
+{
+    const sq8_store *q = (const sq8_store *)s;
+    return sq_dist(q, qc, sq_code(q, slot));
+}
+
+static float sq_dist_pair(const vx_hnsw_store *s, uint32_t i, uint32_t j)
+{
+    const sq8_store *q = (const sq8_store *)s;
+    return sq_dist(q, sq_code(q, i), sq_code(q, j));
+}
+
+static void sq_prefetch(const vx_hnsw_store *s, uint32_t slot)
+{
+    sq_prefetch_code((const sq8_store *)s, slot);
+}
+
+static size_t sq_memory(const vx_hnsw_store *s)
+{
+    const sq8_store *q = (const sq8_store *)s;
+    return sizeof *q + q->cap * (size_t)s->d;
+}
+
+static void sq_clear(vx_hnsw_store *s)
+{
+    sq8_store *q = (sq8_store *)s;
+    vx_free(q->codes);
+    q->codes = NULL;
+    q->cap = 0;
+}
+
+static void sq_destroy(vx_hnsw_store *s)
+{
+    if (!s)
+        return;
+    vx_free(((sq8_store *)s)->codes);
+    vx_free(s);
+}
+
+static const vx_hnsw_store_ops sq8_store_ops = {
+    "SQ8", sq_reserve, sq_set, sq_get, sq_prepare, sq_dist_many,
+    sq_dist_one, sq_dist_pair, sq_prefetch, sq_memory, sq_clear, sq_destroy};
+
+vx_hnsw_store *vx_hnsw_store_sq8_new(int d)
+{
+    sq8_store *q = vx_calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->base.ops = &sq8_store_ops;
+    q->base.d = d;
+    q->base.metric = VINDEX_METRIC_L2;
+    q->l2 = vx_sq8_l2_kernel();
+    size_t lines = ((size_t)d + 63) / 64;
+    q->pf_lines = lines < 8 ? (int)lines : 8;
+    return &q->base;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -291,7 +474,7 @@ static bool scratch_fit(const vx_hnsw *h, vx_hnsw_scratch *sc, size_t ef, size_t
         sc->buf_i = i;
         sc->buf_cap = nbuf;
     }
-    size_t qb = h->store->ops->query_bytes;
+    size_t qb = (size_t)h->base.d * sizeof(float);
     if (sc->qbuf_cap < qb) {
         void *b = vx_alloc(qb, 1);
         if (!b)
@@ -400,12 +583,7 @@ static void hnsw_reset(vindex *ix)
 {
     vx_hnsw *h = (vx_hnsw *)ix;
     hnsw_clear(h);
-    /* an empty store: keep nothing, hold nothing */
-    vx_hnsw_store *fresh = vx_hnsw_store_flat_new(ix->d, ix->metric);
-    if (fresh) {
-        h->store->ops->destroy(h->store);
-        h->store = fresh;
-    }
+    h->store->ops->clear(h->store);
 }
 
 static void hnsw_destroy(vindex *ix)
@@ -480,38 +658,51 @@ static vindex_status hnsw_get_param(const vindex *ix, const char *name, double *
     return VINDEX_OK;
 }
 
-static const vx_index_ops hnsw_flat_ops = {
-    .type_name = "IndexHNSWFlat",
-    .add = vx_hnsw_add,
-    .supports_ids = true,
-    .search = vx_hnsw_search,
-    .range_search = vx_hnsw_range_search,
-    .reconstruct = hnsw_reconstruct,
-    .remove_ids = vx_hnsw_remove_ids,
-    .reset = hnsw_reset,
-    .destroy = hnsw_destroy,
-    .memory_bytes = hnsw_memory,
-    .set_param = hnsw_set_param,
-    .get_param = hnsw_get_param,
-};
+static vindex_status hnsw_sq_train(vindex *ix, size_t n, const float *x)
+{
+    vx_hnsw *h = (vx_hnsw *)ix;
+    if (ix->ntotal > 0)
+        return vx_fail(VINDEX_ERR_INVALID, "train: %s already holds vectors; reset it first",
+                       ix->ops->type_name);
+    if (n == 0)
+        return vx_fail(VINDEX_ERR_INVALID, "train: %s needs at least one training vector",
+                       ix->ops->type_name);
+    vx_hnsw_store_sq8_train(h->store, n, x);
+    ix->is_trained = true;
+    return VINDEX_OK;
+}
 
-VINDEX_API vindex_status vindex_hnsw_flat_new(vindex **out, int d, int M, vindex_metric metric)
+#define HNSW_OPS_COMMON                                                                        \
+    .add = vx_hnsw_add, .supports_ids = true, .search = vx_hnsw_search,                       \
+    .range_search = vx_hnsw_range_search, .reconstruct = hnsw_reconstruct,                    \
+    .remove_ids = vx_hnsw_remove_ids, .reset = hnsw_reset, .destroy = hnsw_destroy,           \
+    .memory_bytes = hnsw_memory, .set_param = hnsw_set_param, .get_param = hnsw_get_param
+
+static const vx_index_ops hnsw_flat_ops = {.type_name = "IndexHNSWFlat", HNSW_OPS_COMMON};
+static const vx_index_ops hnsw_sq_ops = {.type_name = "IndexHNSWSQ", .train = hnsw_sq_train,
+                                         HNSW_OPS_COMMON};
+
+static vindex_status hnsw_new(vindex **out, int d, int M, vindex_metric metric,
+                              const vx_index_ops *ops)
 {
     vx_clear_error();
-    vindex_status st = vx_check_new_args(out, d, metric, "IndexHNSWFlat");
+    vindex_status st = vx_check_new_args(out, d, metric, ops->type_name);
     if (st)
         return st;
     if (M < 2 || M > 512)
-        return vx_fail(VINDEX_ERR_INVALID, "IndexHNSWFlat: M %d must be in 2..512", M);
+        return vx_fail(VINDEX_ERR_INVALID, "%s: M %d must be in 2..512", ops->type_name, M);
+    if (ops == &hnsw_sq_ops && metric != VINDEX_METRIC_L2)
+        return vx_fail(VINDEX_ERR_UNSUPPORTED, "%s: only the L2 metric is supported",
+                       ops->type_name);
     vx_hnsw *h = vx_calloc(1, sizeof *h);
     if (!h)
         return VINDEX_ERR_NOMEM;
-    h->store = vx_hnsw_store_flat_new(d, metric);
+    h->store = ops == &hnsw_sq_ops ? vx_hnsw_store_sq8_new(d) : vx_hnsw_store_flat_new(d, metric);
     if (!h->store) {
         vx_free(h);
         return VINDEX_ERR_NOMEM;
     }
-    vx_index_init(&h->base, &hnsw_flat_ops, d, metric, true);
+    vx_index_init(&h->base, ops, d, metric, ops != &hnsw_sq_ops);
     h->M = M;
     h->M0 = 2 * M;
     h->ef_construction = 40; /* Faiss's defaults */
@@ -525,6 +716,16 @@ VINDEX_API vindex_status vindex_hnsw_flat_new(vindex **out, int d, int M, vindex
     pthread_mutex_init(&h->scratch_lock, NULL);
     *out = &h->base;
     return VINDEX_OK;
+}
+
+VINDEX_API vindex_status vindex_hnsw_flat_new(vindex **out, int d, int M, vindex_metric metric)
+{
+    return hnsw_new(out, d, M, metric, &hnsw_flat_ops);
+}
+
+VINDEX_API vindex_status vindex_hnsw_sq8_new(vindex **out, int d, int M, vindex_metric metric)
+{
+    return hnsw_new(out, d, M, metric, &hnsw_sq_ops);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -555,7 +756,7 @@ VINDEX_API vindex_status vindex_hnsw_validate(const vindex *ix, int64_t *unreach
         report[0] = '\0';
     if (!ix)
         return vx_fail(VINDEX_ERR_INVALID, "hnsw_validate: index is NULL");
-    if (ix->ops != &hnsw_flat_ops)
+    if (ix->ops != &hnsw_flat_ops && ix->ops != &hnsw_sq_ops)
         return vx_fail(VINDEX_ERR_INVALID, "hnsw_validate: %s is not an HNSW index",
                        ix->ops->type_name);
     const vx_hnsw *h = (const vx_hnsw *)ix;

@@ -29,10 +29,8 @@ typedef struct vx_hnsw_store_ops {
     vindex_status (*reserve)(vx_hnsw_store *s, size_t cap, size_t keep);
     void (*set)(vx_hnsw_store *s, size_t slot, const float *x);
     void (*get)(const vx_hnsw_store *s, size_t slot, float *out);
-    /* Bytes of per-query state that prepare() writes (0: none). */
-    size_t query_bytes;
     /* The form of query x the distance functions take (x itself, or an encoded
-     * copy written to buf). */
+     * copy written to buf, which holds d floats). */
     const void *(*prepare)(const vx_hnsw_store *s, const float *x, void *buf);
     /* out[j] = score(query, slots[j]) for j < n; prefetches ahead itself. */
     void (*dist_many)(const vx_hnsw_store *s, const void *q, const uint32_t *slots, size_t n,
@@ -42,6 +40,8 @@ typedef struct vx_hnsw_store_ops {
     float (*dist_pair)(const vx_hnsw_store *s, uint32_t i, uint32_t j);
     void (*prefetch)(const vx_hnsw_store *s, uint32_t slot);
     size_t (*memory)(const vx_hnsw_store *s);
+    /* Drops the vectors, keeps what training learnt. */
+    void (*clear)(vx_hnsw_store *s);
     void (*destroy)(vx_hnsw_store *s);
 } vx_hnsw_store_ops;
 
@@ -53,6 +53,12 @@ struct vx_hnsw_store {
 
 /* fp32 storage: vectors as they are. */
 vx_hnsw_store *vx_hnsw_store_flat_new(int d, vindex_metric metric);
+
+/* 8-bit uniform scalar quantizer (L2 only): one byte per dimension over the
+ * range [vmin, vmin + vdiff] learnt by training; distances between codes in
+ * integers, the query encoded the same way. */
+vx_hnsw_store *vx_hnsw_store_sq8_new(int d);
+void vx_hnsw_store_sq8_train(vx_hnsw_store *s, size_t n, const float *x);
 
 /* ---- per-search scratch ------------------------------------------------- */
 /*

@@ -1,4 +1,4 @@
-/* IndexHNSWFlat: recall against exact search at several efSearch, graph
+/* IndexHNSWFlat and IndexHNSWSQ: recall against exact search at several efSearch, graph
  * invariants, reproducible builds with one thread, labels and add_with_ids,
  * removal (removed ids never returned, slots reused, churn keeps recall),
  * filtered search (only allowed ids, k of them), range search, bad input. */
@@ -509,6 +509,56 @@ static void bad_input(void **state)
     vindex_free(ix);
 }
 
+/* IndexHNSWSQ: 8-bit codes, trained first; recall close to the fp32 graph. */
+static void sq8_storage(void **state)
+{
+    (void)state;
+    vindex *ix = NULL;
+    assert_int_equal(vindex_hnsw_sq8_new(&ix, D, 16, VINDEX_METRIC_INNER_PRODUCT),
+                     VINDEX_ERR_UNSUPPORTED);
+    ASSERT_OK(vindex_hnsw_sq8_new(&ix, D, 16, VINDEX_METRIC_L2));
+    assert_string_equal(vindex_type_name(ix), "IndexHNSWSQ");
+    assert_int_equal(vindex_add(ix, 10, g_base), VINDEX_ERR_NOT_TRAINED);
+    ASSERT_OK(vindex_set_param(ix, "efConstruction", 100));
+    ASSERT_OK(vindex_train(ix, N, g_base));
+    ASSERT_OK(vindex_add(ix, N, g_base));
+    check_valid(ix, 0);
+    /* measured: 0.9615 (fp32: 1.0). The step of the codes (range / 255) is a
+     * tenth of the spread of a cluster here, so codes lose the finest
+     * differences between close neighbours; an exact re-rank would recover
+     * them. On 8-bit data (Fashion-MNIST) the codes are exact. */
+    double r64 = recall(ix, 64, NULL);
+    assert_true(r64 >= 0.94);
+    /* decoding is within half a step of the range */
+    float v[D], lo = g_base[0], hi = g_base[0];
+    for (size_t i = 0; i < (size_t)N * D; i++) {
+        lo = g_base[i] < lo ? g_base[i] : lo;
+        hi = g_base[i] > hi ? g_base[i] : hi;
+    }
+    ASSERT_OK(vindex_reconstruct(ix, 123, v));
+    for (int j = 0; j < D; j++)
+        assert_true(fabsf(v[j] - g_base[123 * D + j]) <= (hi - lo) / 255 * 0.51f);
+    /* codes, level-0 links, label, hash, level, lock: ~260 bytes here */
+    assert_true(vindex_memory_bytes(ix) < (size_t)N * (D + 4 * 33 + 120));
+    /* removal and reuse work the same */
+    vindex_selector *sel;
+    size_t removed;
+    ASSERT_OK(vindex_selector_range(&sel, 0, 500));
+    ASSERT_OK(vindex_remove_ids(ix, sel, &removed));
+    assert_int_equal(removed, 500);
+    check_valid(ix, 0);
+    vindex_selector_free(sel);
+    /* training again only while empty; reset keeps the training */
+    assert_int_equal(vindex_train(ix, N, g_base), VINDEX_ERR_INVALID);
+    ASSERT_OK(vindex_reset(ix));
+    ASSERT_OK(vindex_add(ix, 100, g_base));
+    float dist[1];
+    vindex_id lab[1];
+    ASSERT_OK(vindex_search(ix, 1, g_base + 42 * D, 1, NULL, dist, lab));
+    assert_int_equal(lab[0], 42);
+    vindex_free(ix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +571,7 @@ int main(void)
         cmocka_unit_test(filtered_search),
         cmocka_unit_test(range_search_vs_reference),
         cmocka_unit_test(bad_input),
+        cmocka_unit_test(sq8_storage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
