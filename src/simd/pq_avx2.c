@@ -70,9 +70,45 @@ static float argmin_offset_avx2(const float *row, const float *offset, size_t n,
     return m;
 }
 
+static float argmin2_offset_avx2(const float *row, const float *offset, size_t n, uint32_t *arg,
+                                 float *second)
+{
+    return vx_pq_kernels_scalar.argmin2_offset(row, offset, n, arg, second);
+}
+
+static void sum_rows_avx2(double *acc, const float *x, size_t d, const size_t *rows, size_t n)
+{
+    size_t j0 = 0;
+    for (; j0 + 16 <= d; j0 += 16) {
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t t = 0; t < n; t++) {
+            const float *p = x + rows[t] * d + j0;
+            a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm_loadu_ps(p)));
+            a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm_loadu_ps(p + 4)));
+            a2 = _mm256_add_pd(a2, _mm256_cvtps_pd(_mm_loadu_ps(p + 8)));
+            a3 = _mm256_add_pd(a3, _mm256_cvtps_pd(_mm_loadu_ps(p + 12)));
+        }
+        _mm256_storeu_pd(acc + j0, a0);
+        _mm256_storeu_pd(acc + j0 + 4, a1);
+        _mm256_storeu_pd(acc + j0 + 8, a2);
+        _mm256_storeu_pd(acc + j0 + 12, a3);
+    }
+    if (j0 < d) {
+        for (size_t j = j0; j < d; j++)
+            acc[j] = 0;
+        for (size_t t = 0; t < n; t++) {
+            const float *p = x + rows[t] * d;
+            for (size_t j = j0; j < d; j++)
+                acc[j] += p[j];
+        }
+    }
+}
+
 const vx_pq_kernel_table vx_pq_kernels_avx2 = {
     .name = "avx2",
     .scan8 = scan8_avx2,
     .scan8_tq = scan8_tq_avx2,
     .argmin_offset = argmin_offset_avx2,
+    .argmin2_offset = argmin2_offset_avx2,
+    .sum_rows = sum_rows_avx2,
 };

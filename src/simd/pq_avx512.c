@@ -81,9 +81,77 @@ static float argmin_offset_avx512(const float *row, const float *offset, size_t 
     return m;
 }
 
+/* Per lane the two smallest; then the first minimum as in argmin_offset, and
+ * the second: the smallest of the winning lane's second and the other lanes'
+ * minima. */
+static float argmin2_offset_avx512(const float *row, const float *offset, size_t n,
+                                   uint32_t *arg, float *second)
+{
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    __m512 best = inf, next = inf;
+    __m512i bidx = _mm512_setzero_si512();
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 live = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(live, row + j),
+                                 _mm512_maskz_loadu_ps(live, offset + j));
+        v = _mm512_mask_mov_ps(inf, live, v);
+        __mmask16 lt = _mm512_cmp_ps_mask(v, best, _CMP_LT_OQ);
+        /* next = lt ? best : min(next, v) */
+        next = _mm512_mask_mov_ps(_mm512_min_ps(next, v), lt, best);
+        best = _mm512_mask_mov_ps(best, lt, v);
+        bidx = _mm512_mask_mov_epi32(bidx, lt, idx);
+        idx = _mm512_add_epi32(idx, step);
+    }
+    float m = _mm512_reduce_min_ps(best);
+    __mmask16 eq = _mm512_cmp_ps_mask(best, _mm512_set1_ps(m), _CMP_EQ_OQ);
+    if (!eq) {
+        *arg = 0;
+        *second = INFINITY;
+        return m;
+    }
+    uint32_t at = (uint32_t)_mm512_mask_reduce_min_epu32(eq, bidx);
+    __mmask16 win = _mm512_cmp_epi32_mask(bidx, _mm512_set1_epi32((int)at), _MM_CMPINT_EQ) & eq;
+    float s_other = _mm512_mask_reduce_min_ps((__mmask16)~win, best);
+    float s_win = _mm512_mask_reduce_min_ps(win, next);
+    *arg = at;
+    *second = s_other < s_win ? s_other : s_win;
+    return m;
+}
+
+static void sum_rows_avx512(double *acc, const float *x, size_t d, const size_t *rows, size_t n)
+{
+    size_t j0 = 0;
+    /* 64 columns at a time in eight registers */
+    for (; j0 < d; j0 += 64) {
+        size_t w = d - j0 < 64 ? d - j0 : 64;
+        __m512d a[8];
+        __mmask8 mk[8];
+        for (int v = 0; v < 8; v++) {
+            a[v] = _mm512_setzero_pd();
+            size_t lo = (size_t)v * 8;
+            mk[v] = lo >= w ? 0 : w - lo >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (w - lo)) - 1);
+        }
+        for (size_t t = 0; t < n; t++) {
+            const float *p = x + rows[t] * d + j0;
+            for (int v = 0; v < 8; v++) {
+                if (!mk[v])
+                    break;
+                __m256 f = _mm256_maskz_loadu_ps(mk[v], p + v * 8);
+                a[v] = _mm512_add_pd(a[v], _mm512_cvtps_pd(f));
+            }
+        }
+        for (int v = 0; v < 8 && mk[v]; v++)
+            _mm512_mask_storeu_pd(acc + j0 + (size_t)v * 8, mk[v], a[v]);
+    }
+}
+
 const vx_pq_kernel_table vx_pq_kernels_avx512 = {
     .name = "avx512",
     .scan8 = scan8_avx512,
     .scan8_tq = scan8_tq_avx512,
     .argmin_offset = argmin_offset_avx512,
+    .argmin2_offset = argmin2_offset_avx512,
+    .sum_rows = sum_rows_avx512,
 };

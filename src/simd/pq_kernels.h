@@ -31,6 +31,13 @@ typedef struct vx_pq_kernel_table {
     /* The smallest row[j] + offset[j] over j < n (n >= 1), its first index
      * into *arg: k-means assignment (PQ training) after an sgemm tile. */
     float (*argmin_offset)(const float *row, const float *offset, size_t n, uint32_t *arg);
+    /* As argmin_offset, and *second gets the second smallest value (equal to
+     * the smallest on a tie; +inf when n == 1). */
+    float (*argmin2_offset)(const float *row, const float *offset, size_t n, uint32_t *arg,
+                            float *second);
+    /* acc[j] = sum over t < n of x[rows[t] * d + j], in double, rows in order
+     * (k-means centroid update; the same bits at every level). */
+    void (*sum_rows)(double *acc, const float *x, size_t d, const size_t *rows, size_t n);
 } vx_pq_kernel_table;
 
 /* The table for the level in use. */

@@ -72,11 +72,44 @@ static float argmin_offset_scalar(const float *row, const float *offset, size_t 
     return best;
 }
 
+static float argmin2_offset_scalar(const float *row, const float *offset, size_t n,
+                                   uint32_t *arg, float *second)
+{
+    float best = INFINITY, next = INFINITY;
+    uint32_t at = 0;
+    for (size_t j = 0; j < n; j++) {
+        float v = row[j] + offset[j];
+        if (v < best) {
+            next = best;
+            best = v;
+            at = (uint32_t)j;
+        } else if (v < next) {
+            next = v;
+        }
+    }
+    *arg = at;
+    *second = next;
+    return best;
+}
+
+static void sum_rows_scalar(double *acc, const float *x, size_t d, const size_t *rows, size_t n)
+{
+    for (size_t j = 0; j < d; j++)
+        acc[j] = 0;
+    for (size_t t = 0; t < n; t++) {
+        const float *p = x + rows[t] * d;
+        for (size_t j = 0; j < d; j++)
+            acc[j] += p[j];
+    }
+}
+
 const vx_pq_kernel_table vx_pq_kernels_scalar = {
     .name = "scalar",
     .scan8 = scan8_scalar,
     .scan8_tq = scan8_tq_scalar,
     .argmin_offset = argmin_offset_scalar,
+    .argmin2_offset = argmin2_offset_scalar,
+    .sum_rows = sum_rows_scalar,
 };
 
 const vx_pq_kernel_table *vx_pq_kernels_at(int level)

@@ -276,11 +276,32 @@ static void kernels_match_scalar(void **state)
                 row[j] = (float)(tu_rand_next(&seed) % 5);
                 off[j] = (float)(tu_rand_next(&seed) % 3);
             }
-            uint32_t a1, a2;
+            uint32_t a1, a2, a3;
             float v1 = ref->argmin_offset(row, off, n, &a1);
             float v2 = kt->argmin_offset(row, off, n, &a2);
             assert_true(v1 == v2);
             assert_int_equal(a1, a2);
+            float s1, s2;
+            v1 = ref->argmin2_offset(row, off, n, &a1, &s1);
+            v2 = kt->argmin2_offset(row, off, n, &a3, &s2);
+            assert_true(v1 == v2 && s1 == s2 && v1 <= s1);
+            assert_int_equal(a1, a2);
+            assert_int_equal(a3, a2);
+        }
+        /* sums of rows in double, for every width up to a few registers */
+        for (size_t d = 1; d <= 150; d += 7) {
+            enum { nr = 9, nx = 20 };
+            float *x = malloc(nx * d * sizeof *x);
+            for (size_t i = 0; i < nx * d; i++)
+                x[i] = tu_uniform(&seed) * 1000 - 300;
+            size_t rows[nr];
+            for (int t = 0; t < nr; t++)
+                rows[t] = tu_rand_next(&seed) % nx;
+            double s1[150], s2[150];
+            ref->sum_rows(s1, x, d, rows, nr);
+            kt->sum_rows(s2, x, d, rows, nr);
+            assert_memory_equal(s1, s2, d * sizeof *s1);
+            free(x);
         }
     }
 }
