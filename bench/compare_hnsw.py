@@ -8,8 +8,9 @@ first nq test images one query per call (k = 10) for each efSearch of a sweep.
 Recall@10 is measured against the same exact neighbours for both (numpy,
 float64, computed once here and handed to both). QPS at recall
 0.95 and 0.99 is interpolated linearly on each engine's recall-QPS curve.
-Memory: the growth of the process's resident set over the build (both), and
-vindex_memory_bytes. Each engine runs in its own process with one thread.
+vindex runs twice: IndexHNSWFlat (fp32) and IndexHNSWSQ (8-bit codes; exact on
+these 8-bit pixels). Memory: the growth of the process's resident set over the
+build (all), and vindex_memory_bytes. Each engine runs in its own process with one thread.
 The C side is bench/hnsw_bench.c, built as <build>/vindex_hnsw_bench or, when
 that is missing, compiled here against <build>/libvindex.a.
 """
@@ -140,30 +141,42 @@ def main():
               "--gt", gt_file.name]
     h = run([sys.executable, os.path.abspath(__file__), "--hnswlib-worker", "--efc", str(a.efc)]
             + common)
-    v = run([vindex_bench_binary(a.build), "--efc", str(a.efc), "--ef", ",".join(map(str, EFS))]
-            + common)
+    exe = vindex_bench_binary(a.build)
+    sweep = ["--efc", str(a.efc), "--ef", ",".join(map(str, EFS))]
+    v = run([exe] + sweep + common)
+    s = run([exe, "--sq8", "1"] + sweep + common)
     os.unlink(gt_file.name)
-    print(json.dumps({"hnswlib": h, "vindex": v}))
+    print(json.dumps({"hnswlib": h, "vindex_flat": v, "vindex_sq8": s}))
     print()
-    print("| efSearch | hnswlib recall | hnswlib QPS | vindex recall | vindex QPS |")
-    print("|---:|---:|---:|---:|---:|")
-    for sh, sv in zip(h["sweep"], v["sweep"]):
+    print("| efSearch | hnswlib recall | hnswlib QPS | HNSWFlat recall | HNSWFlat QPS | "
+          "HNSWSQ8 recall | HNSWSQ8 QPS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for sh, sv, ss in zip(h["sweep"], v["sweep"], s["sweep"]):
         print(f"| {sh['ef']} | {sh['recall']:.4f} | {sh['qps']:.0f} | {sv['recall']:.4f} | "
-              f"{sv['qps']:.0f} |")
+              f"{sv['qps']:.0f} | {ss['recall']:.4f} | {ss['qps']:.0f} |")
     print()
-    print("| | hnswlib 0.6.2 (Debian) | vindex | ratio |")
-    print("|---|---:|---:|---:|")
+
+    def fmt(x):
+        return f"{x:.0f}" if x else "n/a"
+
+    def ratio(x, y):
+        return f"{x / y:.2f}x" if x and y else "n/a"
+
+    print("| | hnswlib 0.6.2 (Debian) | vindex HNSWFlat | ratio | vindex HNSWSQ8 | ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
     for target in (0.95, 0.99):
-        qh, qv = at_recall(h["sweep"], target), at_recall(v["sweep"], target)
-        ratio = f"{qv / qh:.2f}x" if qh and qv else "n/a"
-        fh = f"{qh:.0f}" if qh else "n/a"
-        fv = f"{qv:.0f}" if qv else "n/a"
-        print(f"| QPS at recall@10 = {target} | {fh} | {fv} | {ratio} |")
+        qh, qv, qs = (at_recall(e["sweep"], target) for e in (h, v, s))
+        print(f"| QPS at recall@10 = {target} | {fmt(qh)} | {fmt(qv)} | {ratio(qv, qh)} | "
+              f"{fmt(qs)} | {ratio(qs, qh)} |")
     print(f"| build time (s), 1 thread | {h['build_s']:.1f} | {v['build_s']:.1f} | "
-          f"{v['build_s'] / h['build_s']:.2f}x |")
-    print(f"| memory (RSS growth over the build, MB) | {h['rss_growth_bytes'] / 1e6:.1f} | "
-          f"{v['rss_growth_bytes'] / 1e6:.1f} | {v['rss_growth_bytes'] / h['rss_growth_bytes']:.2f}x |")
-    print(f"| vindex_memory_bytes (MB) | | {v['memory_bytes'] / 1e6:.1f} | |")
+          f"{ratio(v['build_s'], h['build_s'])} | {s['build_s']:.1f} | "
+          f"{ratio(s['build_s'], h['build_s'])} |")
+    hm = h["rss_growth_bytes"] / 1e6
+    vm, sm = v["rss_growth_bytes"] / 1e6, s["rss_growth_bytes"] / 1e6
+    print(f"| memory: RSS growth over the build (MB) | {hm:.1f} | {vm:.1f} | {vm / hm:.2f}x | "
+          f"{sm:.1f} | {sm / hm:.2f}x |")
+    print(f"| vindex_memory_bytes (MB) | | {v['memory_bytes'] / 1e6:.1f} | | "
+          f"{s['memory_bytes'] / 1e6:.1f} | |")
 
 
 if __name__ == "__main__":
