@@ -105,21 +105,61 @@ static size_t rng_below(rng *r, size_t n)
 
 static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 
-/* The first m entries of a random permutation of 0..n-1 (partial Fisher-Yates
- * over `perm`, which must hold n entries). */
-static void random_prefix(rng *r, size_t *perm, size_t n, size_t m)
+/* The Mersenne Twister MT19937 (Matsumoto and Nishimura), the generator behind
+ * Faiss's RandomGenerator. Sampling, random initialisation and splitting draw
+ * from it exactly as Faiss does, so that for one seed both libraries start from
+ * the same points and end with nearly the same centroids: recall at equal
+ * nprobe then compares the search, not the luck of the draw. */
+typedef struct {
+    uint32_t state[624];
+    int next;
+} mt19937;
+
+static void mt_seed(mt19937 *m, uint32_t seed)
 {
+    m->state[0] = seed;
+    for (uint32_t i = 1; i < 624; i++)
+        m->state[i] = 1812433253u * (m->state[i - 1] ^ (m->state[i - 1] >> 30)) + i;
+    m->next = 624;
+}
+
+static uint32_t mt_next(mt19937 *m)
+{
+    if (m->next >= 624) {
+        for (int i = 0; i < 624; i++) {
+            uint32_t y = (m->state[i] & 0x80000000u) | (m->state[(i + 1) % 624] & 0x7fffffffu);
+            m->state[i] = m->state[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
+        }
+        m->next = 0;
+    }
+    uint32_t y = m->state[m->next++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    return y ^ (y >> 18);
+}
+
+/* The first m entries of Faiss's rand_perm(perm, n, seed): a Fisher-Yates
+ * shuffle drawing mt() % (n - i) at step i from a generator seeded with the
+ * seed truncated to 32 bits. */
+static void faiss_perm_prefix(size_t *perm, size_t n, size_t m, int64_t seed)
+{
+    mt19937 g;
+    mt_seed(&g, (uint32_t)seed);
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
-    for (size_t i = 0; i < m; i++) {
-        size_t j = i + rng_below(r, n - i);
+    for (size_t i = 0; i < m && i + 1 < n; i++) {
+        size_t j = i + (size_t)mt_next(&g) % (n - i);
         size_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
     }
 }
 
-enum { STREAM_SAMPLE = 0, STREAM_INIT = 1, STREAM_SPLIT = 2 };
+/* Faiss draws the random seeds of run `redo` from this seed. */
+static int64_t faiss_init_seed(int64_t seed, int redo) { return seed + 1 + redo * 15486557LL; }
+
+enum { STREAM_PLUSPLUS = 1 }; /* k-means++ has no Faiss counterpart: our own stream */
 
 /* ---- one run ------------------------------------------------------------ */
 
@@ -336,7 +376,7 @@ static vindex_status assign_points(run *r, double *obj)
 
 /* New centroids from the assignment; returns the number of empty clusters
  * repaired by splitting. */
-static size_t update_centroids(run *r, rng *split_rng)
+static size_t update_centroids(run *r)
 {
     const size_t n = r->n, k = r->k, d = (size_t)r->d;
     memset(r->count, 0, k * sizeof *r->count);
@@ -355,17 +395,25 @@ static size_t update_centroids(run *r, rng *split_rng)
 
     vx_parallel_for((k + UPDATE_CHUNK - 1) / UPDATE_CHUNK, r->nthreads, update_task, r);
 
-    /* Split big clusters into the empty ones (Faiss's split_clusters). */
+    /* Split big clusters into the empty ones, as Faiss's split_clusters does,
+     * with its generator (seeded 1234 at every call) and float arithmetic. */
     const float eps = 1.0f / 1024;
     size_t nsplit = 0;
+    mt19937 split_rng;
+    bool seeded = false;
     for (size_t ci = 0; ci < k; ci++) {
         if (r->count[ci] != 0)
             continue;
+        if (!seeded) {
+            mt_seed(&split_rng, 1234);
+            seeded = true;
+        }
         size_t cj;
         for (cj = 0;; cj = (cj + 1) % k) {
             /* probability to pick this cluster: (size - 1) / (n - k) */
-            double p = ((double)r->count[cj] - 1.0) / (double)(n - k);
-            if (rng_uniform(split_rng) < p)
+            float p = (float)(((double)r->count[cj] - 1.0) / (double)(float)(n - k));
+            float u = (float)mt_next(&split_rng) / 4294967295.0f;
+            if (u < p)
                 break;
         }
         float *a = r->centroids + ci * d, *b = r->centroids + cj * d;
@@ -475,13 +523,13 @@ static void init_plusplus(run *r, rng *g)
     }
 }
 
-static vindex_status init_random(run *r, rng *g)
+static vindex_status init_random(run *r, int64_t seed)
 {
     const size_t d = (size_t)r->d;
     size_t *perm = vx_alloc(r->n, sizeof *perm);
     if (!perm)
         return VINDEX_ERR_NOMEM;
-    random_prefix(g, perm, r->n, r->k);
+    faiss_perm_prefix(perm, r->n, r->k, seed);
     for (size_t c = 0; c < r->k; c++)
         memcpy(r->centroids + c * d, r->x + perm[c] * d, d * sizeof(float));
     vx_free(perm);
@@ -515,14 +563,13 @@ vindex_status vx_kmeans(size_t n, int d, const float *x, size_t k,
     if (n > max_points) {
         vx_log(0, "k-means: sampling %zu of the %zu training points (%d per centroid)",
                max_points, n, params->max_points_per_centroid);
-        rng g = rng_make(params->seed, STREAM_SAMPLE);
         perm = vx_alloc(n, sizeof *perm);
         sample = vx_alloc_big(max_points, dd * sizeof(float));
         if (!perm || !sample) {
             st = VINDEX_ERR_NOMEM;
             goto done;
         }
-        random_prefix(&g, perm, n, max_points);
+        faiss_perm_prefix(perm, n, max_points, params->seed);
         for (size_t i = 0; i < max_points; i++)
             memcpy(sample + i * dd, x + perm[i] * dd, dd * sizeof(float));
         vx_free(perm);
@@ -592,12 +639,11 @@ vindex_status vx_kmeans(size_t n, int d, const float *x, size_t k,
 
     double best_obj = metric == VINDEX_METRIC_L2 ? INFINITY : -INFINITY;
     for (int redo = 0; redo < params->nredo; redo++) {
-        rng g_init = rng_make(params->seed + redo, STREAM_INIT);
-        rng g_split = rng_make(params->seed + redo, STREAM_SPLIT);
+        rng g_init = rng_make(params->seed + redo, STREAM_PLUSPLUS);
         r.bounded = false;
         if (params->init == VINDEX_KMEANS_INIT_PLUSPLUS)
             init_plusplus(&r, &g_init);
-        else if ((st = init_random(&r, &g_init)))
+        else if ((st = init_random(&r, faiss_init_seed(params->seed, redo))))
             goto done;
         if (r.spherical)
             normalize_rows(centroids, k, dd);
@@ -610,7 +656,7 @@ vindex_status vx_kmeans(size_t n, int d, const float *x, size_t k,
                 iteration_obj[(size_t)redo * (size_t)params->niter + (size_t)it] = (float)obj;
             if (r.bounded)
                 memcpy(r.old, centroids, k * dd * sizeof(float));
-            size_t nsplit = update_centroids(&r, &g_split);
+            size_t nsplit = update_centroids(&r);
             if (r.bounded)
                 update_bounds(&r);
             if (params->verbose)
