@@ -9,8 +9,8 @@ VINDEX_NUM_THREADS = 1, set before the libraries load). For each engine: train
 + add time, then for nprobe in 1..32 a batch of 1,000 queries in one call and
 200 queries one per call, medians over --repeat runs; recall@10 of both is
 scored here against the same exact ground truth (Faiss IndexFlatL2). vindex
-runs as the C program bench/ivf_flat_bench.c (compiled here against
-BUILD/libvindex.a when missing or older than the library).
+runs as the C program bench/ivf_flat_bench.c, built by `make` as
+BUILD/vindex_ivf_flat_bench.
 """
 import argparse
 import json
@@ -72,15 +72,9 @@ def run_faiss(base, xq, nsingle, repeat, train_repeat, nlist):
 
 
 def bench_binary(build):
-    exe = os.path.join(build, "ivf_flat_bench")
-    lib = os.path.join(build, "libvindex.a")
-    src = os.path.join(HERE, "ivf_flat_bench.c")
-    if (not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(lib)
-            or os.path.getmtime(exe) < os.path.getmtime(src)):
-        subprocess.run(["cc", "-O2", "-I" + os.path.join(ROOT, "include"),
-                        "-I" + os.path.join(ROOT, "tools"), src,
-                        os.path.join(ROOT, "tools", "dataset.c"), lib, "-lopenblas",
-                        "-lpthread", "-lm", "-lz", "-o", exe], check=True)
+    exe = os.path.join(build, "vindex_ivf_flat_bench")
+    if not os.path.exists(exe):
+        sys.exit(f"{exe} not found: run `make` (or `make build BUILD={build}`) first")
     return exe
 
 
