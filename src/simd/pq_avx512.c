@@ -135,6 +135,11 @@ static void sum_rows_avx512(double *acc, const float *x, size_t d, const size_t 
         }
         for (size_t t = 0; t < n; t++) {
             const float *p = x + rows[t] * d + j0;
+            if (t + 8 < n) { /* rows come in random order: fetch ahead */
+                const char *f = (const char *)(x + rows[t + 8] * d + j0);
+                for (size_t b = 0; b < w * sizeof(float); b += 64)
+                    _mm_prefetch(f + b, _MM_HINT_T0);
+            }
             for (int v = 0; v < 8; v++) {
                 if (!mk[v])
                     break;
