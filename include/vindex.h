@@ -180,7 +180,8 @@ VINDEX_API void vindex_free(vindex *ix);
  * 1; values above nlist are clamped at search time, as Faiss does), "nlist"
  * (read only), and the clustering parameters used by the next train():
  * "cp.niter", "cp.nredo", "cp.seed", "cp.max_points_per_centroid",
- * "cp.min_points_per_centroid", "cp.spherical". vindex_search_params.nprobe
+ * "cp.min_points_per_centroid", "cp.spherical", "cp.verbose" (progress through
+ * the log callback). vindex_search_params.nprobe
  * overrides nprobe for one call (0 = the index's setting).
  *
  * Ids: add() numbers vectors from ntotal; add_with_ids() stores the caller's ids
@@ -343,7 +344,10 @@ VINDEX_API vindex_status vindex_sq_type_of(const vindex *ix, vindex_sq_type *typ
 /* ------------------------------------------------------------------------- */
 
 /* Initialisation of the centroids. RANDOM (the default, as Faiss) takes k
- * distinct training points at random: it costs nothing and, with the sizes IVF
+ * distinct training points at random, drawn with Faiss's own generator and
+ * permutation, so that for the same seed they are the very points Faiss takes
+ * (as are the training sample and the splits of empty clusters): it costs
+ * nothing and, with the sizes IVF
  * uses (k in the thousands, tens of points per centroid), Lloyd iterations from
  * it reach the same objective as from k-means++ within a fraction of a percent.
  * PLUSPLUS (k-means++, Arthur & Vassilvitskii) spreads the seeds by D^2
