@@ -37,12 +37,13 @@ static void exact_adc_when_all_lists_probed(void **state)
 {
     (void)state;
     enum { n = 4000, nq = 40, nlist = 16 };
-    for (int mt = 0; mt < 2; mt++)
+    for (int mt = 0; mt < 3; mt++)
         for (int pre = 1; pre >= 0; pre--) {
-            vindex_metric metric = mt ? VINDEX_METRIC_INNER_PRODUCT : VINDEX_METRIC_L2;
+            /* L2 and IP with 8-bit codes, then L2 with 6-bit ones (generic path) */
+            vindex_metric metric = mt == 1 ? VINDEX_METRIC_INNER_PRODUCT : VINDEX_METRIC_L2;
             float *x = tu_clustered_vectors(n + nq, D, 40, 20 + (uint64_t)mt);
             const float *q = x + (size_t)n * D;
-            vindex *ix = new_ivfpq(D, nlist, M, NBITS, metric);
+            vindex *ix = new_ivfpq(D, nlist, M, mt == 2 ? 6 : NBITS, metric);
             assert_string_equal(vindex_type_name(ix), "IndexIVFPQ");
             ASSERT_OK(vindex_train(ix, n, x));
             ASSERT_OK(vindex_set_param(ix, "use_precomputed_table", pre));
