@@ -469,6 +469,33 @@ VINDEX_API vindex_status vindex_ivfpq_new(vindex **out, vindex *quantizer, int d
 VINDEX_API vindex_status vindex_pq_codec_of(vindex *ix, vindex_pq_codec **out);
 
 /* ------------------------------------------------------------------------- */
+/* Refinement and pre-transforms                                              */
+/* ------------------------------------------------------------------------- */
+
+/* IndexRefine: a fast, approximate `base` index proposes k * k_factor
+ * candidates per query and a `refine` index that stores the vectors more
+ * exactly re-ranks them by their true distance (Faiss: IndexRefine). With
+ * refine == NULL an IndexFlat of the same d and metric is made
+ * (Faiss: IndexRefineFlat), so that, for instance, 4-bit PQ codes plus exact
+ * re-ranking reach high recall. Ownership of both passes to the new index on
+ * success (the caller keeps them on failure).
+ *
+ * Both must have the same d (VINDEX_ERR_DIM otherwise) and metric, hold the
+ * same number of vectors, and label vectors by position (0..ntotal-1 in the
+ * order added); the refine index must support reconstruct. add() adds to both,
+ * all or nothing; train() trains both. Searches return the refine index's
+ * distances, ties broken by the smaller label, -1 padding. Tunable
+ * "k_factor" (default 1, as Faiss; at least 1); vindex_search_params.k_factor
+ * overrides it for one call when > 0 (values in (0, 1) are refused). The
+ * params' selector goes to the base search; other names given to set_param /
+ * get_param go to the base index ("nprobe", "efSearch", ...). range_search
+ * takes the base's range results and keeps those whose refined distance is
+ * within the radius (so it finds only what the base finds). reconstruct reads
+ * the refine index. remove_ids works when both parts renumber by position
+ * (Flat, PQ, SQ, and composites of them); otherwise VINDEX_ERR_UNSUPPORTED. */
+VINDEX_API vindex_status vindex_refine_new(vindex **out, vindex *base, vindex *refine);
+
+/* ------------------------------------------------------------------------- */
 /* Factory strings                                                            */
 /* ------------------------------------------------------------------------- */
 

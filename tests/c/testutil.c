@@ -147,3 +147,22 @@ size_t tu_check_knn(const float *q, size_t nq, const float *x, size_t nx, int d,
     }
     return near_ties;
 }
+
+double tu_recall(const vindex_id *labels, const vindex_id *ref_ids, size_t nq, size_t k,
+                 size_t ref_k)
+{
+    size_t found = 0, total = 0;
+    for (size_t i = 0; i < nq; i++)
+        for (size_t r = 0; r < k; r++) {
+            vindex_id want = ref_ids[i * ref_k + r];
+            if (want < 0)
+                continue;
+            total++;
+            for (size_t j = 0; j < k; j++)
+                if (labels[i * k + j] == want) {
+                    found++;
+                    break;
+                }
+        }
+    return total ? (double)found / (double)total : 1.0;
+}

@@ -40,6 +40,11 @@ size_t tu_check_knn(const float *q, size_t nq, const float *x, size_t nx, int d,
                     vindex_metric metric, const float *dist, const vindex_id *labels,
                     const float *ref_dist, const vindex_id *ref_ids, size_t ref_k, double rtol);
 
+/* The fraction of the reference's first k ids (rows of ref_k) that appear in
+ * the matching rows of labels (rows of k): recall@k. */
+double tu_recall(const vindex_id *labels, const vindex_id *ref_ids, size_t nq, size_t k,
+                 size_t ref_k);
+
 #define ASSERT_OK(call)                                                                        \
     do {                                                                                       \
         vindex_status st_ = (call);                                                            \
