@@ -46,14 +46,15 @@ const char *cli_metric_name(vindex_metric m);
 
 /* Builds an index from spec over n vectors x (n x d): factory, train on
  * train_size rows spread evenly over x (0 = all of them) when the index needs
- * training, add in chunks with a progress bar. Times go to *train_s and
+ * training, add in chunks with a progress bar, with the
+ * ids given (NULL: 0..n-1, passed explicitly to an IDMap, which needs them). Times go to *train_s and
  * *add_s (may be NULL). On failure prints the library's message and returns
  * -1 with *out NULL; the status (for skipping unsupported specs) goes to *st
  * when not NULL. quiet_unsupported: return VINDEX_ERR_UNSUPPORTED from the
  * factory without printing. */
 int cli_build_index(vindex **out, const char *spec, vindex_metric metric, const float *x,
-                    size_t n, int d, size_t train_size, double *train_s, double *add_s,
-                    vindex_status *st, int quiet_unsupported);
+                    size_t n, int d, const vindex_id *ids, size_t train_size, double *train_s,
+                    double *add_s, vindex_status *st, int quiet_unsupported);
 
 /* Exact k nearest neighbours (ground truth) of nq queries, in chunks with a
  * progress bar. */

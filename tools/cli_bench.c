@@ -163,7 +163,7 @@ static int bench_index(bench *b, const char *spec)
     vindex *ix;
     vindex_status st;
     double train_s, add_s;
-    if (cli_build_index(&ix, spec, b->metric, b->xb, b->nb, b->d, b->train_size, &train_s,
+    if (cli_build_index(&ix, spec, b->metric, b->xb, b->nb, b->d, NULL, b->train_size, &train_s,
                         &add_s, &st, 1) != 0) {
         if (st == VINDEX_ERR_UNSUPPORTED || st == VINDEX_ERR_INVALID) {
             /* not in this vindex yet, or not buildable on this data */

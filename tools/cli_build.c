@@ -7,16 +7,18 @@
 #include "formats.h"
 
 static const char USAGE[] =
-    "usage: vindex build --spec SPEC [--metric l2|ip] [--train-size N] BASE -o INDEX\n"
+    "usage: vindex build --spec SPEC [--metric l2|ip] [--train-size N] [--ids FILE]\n"
+    "                    BASE -o INDEX\n"
     "  Builds the index SPEC (a Faiss factory string: \"Flat\", \"IVF1024,Flat\",\n"
     "  \"IVF256,PQ16\", \"PQ16x8\", \"SQ8\", \"HNSW32\", \"IDMap,Flat\", ...) over the vectors\n"
     "  of BASE (any format vindex convert reads), trains it when it needs training\n"
     "  (on N rows spread over BASE; default all, which the library subsamples as\n"
-    "  Faiss does), adds every vector (labels 0..n-1) and writes it to INDEX.\n";
+    "  Faiss does), adds every vector (labels 0..n-1, or the ids of FILE, an int32\n"
+    "  file of one column, for IDMap and IVF indexes) and writes it to INDEX.\n";
 
 int cmd_build(int argc, char **argv)
 {
-    const char *spec = NULL, *base = NULL, *out = NULL, *v;
+    const char *spec = NULL, *base = NULL, *out = NULL, *ids_path = NULL, *v;
     vindex_metric metric = VINDEX_METRIC_L2;
     long train_size = 0;
     for (int i = 1; i < argc; i++) {
@@ -36,6 +38,10 @@ int cmd_build(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--train-size", &v)) != 0) {
             if (r < 0 || cli_parse_long("--train-size", v, 1, 1L << 40, &train_size) != 0)
                 return 2;
+        } else if ((r = cli_opt(argc, argv, &i, "--ids", &v)) != 0) {
+            if (r < 0)
+                return 2;
+            ids_path = v;
         } else if ((r = cli_opt(argc, argv, &i, "-o", &v)) != 0 ||
                    (r = cli_opt(argc, argv, &i, "--output", &v)) != 0) {
             if (r < 0)
@@ -63,6 +69,27 @@ int cmd_build(int argc, char **argv)
     }
     int rc = 1;
     vindex *ix = NULL;
+    matrix mi = {0};
+    vindex_id *ids = NULL;
+    if (ids_path) {
+        if (matrix_read(ids_path, FMT_UNKNOWN, &mi, err, sizeof err) != 0 ||
+            matrix_convert(&mi, ELEM_I32, err, sizeof err) != 0) {
+            cli_error("%s", err);
+            goto out;
+        }
+        if (mi.d != 1 || mi.n != m.n) {
+            cli_error("%s: needs %zu ids in one column, holds %zu x %d", ids_path, m.n, mi.n,
+                      mi.d);
+            goto out;
+        }
+        ids = malloc(m.n * sizeof *ids);
+        if (!ids) {
+            cli_error("out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < m.n; i++)
+            ids[i] = ((const int32_t *)mi.data)[i];
+    }
     size_t need = 0;
     double train_s = 0, add_s = 0;
     if (vindex_factory(&ix, m.d, spec, metric) != VINDEX_OK) {
@@ -75,7 +102,7 @@ int cmd_build(int argc, char **argv)
     }
     vindex_free(ix);
     ix = NULL;
-    if (cli_build_index(&ix, spec, metric, m.data, m.n, m.d, (size_t)train_size, &train_s,
+    if (cli_build_index(&ix, spec, metric, m.data, m.n, m.d, ids, (size_t)train_size, &train_s,
                         &add_s, NULL, 0) != 0)
         goto out;
     if (vindex_write(ix, out) != VINDEX_OK) {
@@ -91,6 +118,8 @@ int cmd_build(int argc, char **argv)
     rc = 0;
 out:
     vindex_free(ix);
+    free(ids);
+    matrix_free(&mi);
     matrix_free(&m);
     return rc;
 }

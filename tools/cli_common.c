@@ -141,8 +141,8 @@ int cli_exists(const char *path)
 }
 
 int cli_build_index(vindex **out, const char *spec, vindex_metric metric, const float *x,
-                    size_t n, int d, size_t train_size, double *train_s, double *add_s,
-                    vindex_status *stp, int quiet_unsupported)
+                    size_t n, int d, const vindex_id *ids, size_t train_size, double *train_s,
+                    double *add_s, vindex_status *stp, int quiet_unsupported)
 {
     *out = NULL;
     vindex *ix = NULL;
@@ -183,6 +183,18 @@ int cli_build_index(vindex **out, const char *spec, vindex_metric metric, const 
         }
     }
     double t1 = timing_now();
+    vindex_id *seq = NULL;
+    if (!ids && !strncmp(vindex_type_name(ix), "IndexIDMap", 10)) {
+        seq = malloc((n ? n : 1) * sizeof *seq); /* an IDMap takes ids only explicitly */
+        if (!seq) {
+            cli_error("out of memory for %zu ids", n);
+            st = VINDEX_ERR_NOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++)
+            seq[i] = (vindex_id)i;
+        ids = seq;
+    }
     snprintf(label, sizeof label, "adding to %s", spec);
     progress *p = progress_begin(label, n);
     size_t chunk = n / 50 > 1000 ? n / 50 : 1000;
@@ -190,12 +202,14 @@ int cli_build_index(vindex **out, const char *spec, vindex_metric metric, const 
         chunk = n; /* one call when nobody watches */
     for (size_t at = 0; at < n; at += chunk) {
         size_t c = n - at < chunk ? n - at : chunk;
-        st = vindex_add(ix, c, x + at * (size_t)d);
+        st = ids ? vindex_add_with_ids(ix, c, x + at * (size_t)d, ids + at)
+                 : vindex_add(ix, c, x + at * (size_t)d);
         if (st)
             break;
         progress_update(p, at + c);
     }
     progress_end(p);
+    free(seq);
     if (st) {
         cli_error("adding to %s: %s", spec, vindex_last_error());
         goto fail;
