@@ -56,7 +56,9 @@ __all__ = [
     "IndexRefineSearchParameters", "knn", "normalize_L2", "omp_set_num_threads",
     "omp_get_max_threads", "get_num_gpus", "simd_level", "IndexIVF", "IndexIVFFlat",
     "DirectMap", "InvertedLists", "ClusteringParameters", "Kmeans", "extract_index_ivf",
-    "set_log_callback",
+    "set_log_callback", "ProductQuantizer", "IndexPQ", "IndexIVFPQ", "ScalarQuantizer",
+    "IndexScalarQuantizer", "IndexIVFScalarQuantizer", "IndexHNSW", "IndexHNSWFlat",
+    "IndexHNSWSQ", "index_factory", "reverse_index_factory", "vector_to_array",
 ]
 
 # ---------------------------------------------------------------------------
@@ -161,6 +163,40 @@ def _param_group(_prefix="", _doc=None, **names):
     return property(lambda self: _ParamGroup(self, names, _prefix), doc=_doc)
 
 
+def _wrap_index_handle(index):
+    """Gives a raw index handle the Python class of its C family, and returns it.
+
+    `index` is an object of class Index that holds a `vindex *` but whose
+    __init__ never ran: what `_vindex.factory(Index, d, spec, c_metric)`
+    returns (and what an index reader should return too). Its class becomes
+    the one named by vindex_type_name (IndexFlat becomes IndexFlatL2 or
+    IndexFlatIP from the metric); for IndexIDMap / IndexIDMap2 the wrapped
+    index is made readable as `.index`, wrapped the same way (this needs the
+    C method `_idmap_index`, over vindex_idmap_index). An IVF index's
+    `.quantizer` is made on first use. A family without a Python class raises
+    RuntimeError. Used by index_factory; meant for read_index / deserialize.
+    """
+    name = index._type_name
+    if name == "IndexFlat":
+        cls = IndexFlatL2 if index._metric == _vindex.C_METRIC_L2 else IndexFlatIP
+    else:
+        cls = globals().get(name)
+        if not (isinstance(cls, type) and issubclass(cls, Index)):
+            raise RuntimeError(f"vindex has no Python class for the index family {name!r}")
+    index.__class__ = cls
+    if issubclass(cls, IndexIDMap) and hasattr(index, "_idmap_index"):
+        index.__dict__["index"] = _wrap_index_handle(index._idmap_index(Index))
+    return index
+
+
+class _Bytes(int):
+    """An int that can also be called (index.memory_bytes and
+    index.memory_bytes() both give the number of bytes)."""
+
+    def __call__(self):
+        return int(self)
+
+
 class Index(_vindex.Index):
     """The base of every index (Faiss: faiss.Index). Not constructed directly.
 
@@ -175,6 +211,12 @@ class Index(_vindex.Index):
     def metric_type(self):
         """METRIC_L2 or METRIC_INNER_PRODUCT (Faiss's values)."""
         return _FROM_C[self._metric]
+
+    @property
+    def memory_bytes(self):
+        """Bytes held by the index (vectors, codes, ids, graph, sub-indexes);
+        usable as an attribute or called: index.memory_bytes()."""
+        return _Bytes(_vindex.Index.memory_bytes.__get__(self))
 
     def __repr__(self):
         try:
@@ -530,6 +572,540 @@ class IndexIVFFlat(IndexIVF):
         self._init_ivf_flat(quantizer, _operator.index(d), _operator.index(nlist),
                             _c_metric(metric))
         self.__dict__["_quantizer"] = quantizer
+
+
+# ---------------------------------------------------------------------------
+# Product quantization
+# ---------------------------------------------------------------------------
+
+
+class _CodecClusteringParameters:
+    """The k-means parameters a ProductQuantizer uses for its next train()
+    (Faiss: pq.cp): niter (25), nredo (1), seed (1234), spherical,
+    max_points_per_centroid (256), min_points_per_centroid (39), verbose.
+    Reads and writes go to the codec directly."""
+
+    _FIELDS = ("niter", "nredo", "seed", "spherical", "max_points_per_centroid",
+               "min_points_per_centroid", "verbose")
+    __slots__ = ("_pq",)
+
+    def __init__(self, pq):
+        object.__setattr__(self, "_pq", pq)
+
+    def __getattr__(self, name):
+        try:
+            i = _CodecClusteringParameters._FIELDS.index(name)
+        except ValueError:
+            raise AttributeError(name) from None
+        return self._pq._get_cp()[i]
+
+    def __setattr__(self, name, value):
+        if name not in self._FIELDS:
+            raise AttributeError(f"ProductQuantizer.cp has no parameter {name!r}; vindex knows "
+                                 f"{', '.join(self._FIELDS)}")
+        values = list(self._pq._get_cp())
+        i = self._FIELDS.index(name)
+        values[i] = bool(value) if name in ("spherical", "verbose") else _operator.index(value)
+        self._pq._set_cp(*values)
+
+    def __repr__(self):
+        return "<ClusteringParameters " + ", ".join(
+            f"{n}={v!r}" for n, v in zip(self._FIELDS, self._pq._get_cp())) + ">"
+
+
+class ProductQuantizer(_vindex.PQCodec):
+    """A product quantizer (Faiss: ProductQuantizer(d, M, nbits)): cuts a
+    d-dimensional vector into M sub-vectors of dsub = d / M components and
+    codes each as the nearest of ksub = 2**nbits centroids learnt for its
+    sub-space by k-means. A code is code_size = ceil(M * nbits / 8) bytes, in
+    Faiss's bit layout.
+
+        pq = faiss.ProductQuantizer(d, M, nbits)
+        pq.train(x)                       # at least ksub vectors
+        codes = pq.compute_codes(x)       # (n, code_size) uint8
+        x2 = pq.decode(codes)             # (n, d) float32
+        pq.centroids                      # (M, ksub, dsub) float32
+
+    d must be a multiple of M and nbits in 1..16. The `pq` of an IndexPQ or
+    IndexIVFPQ is the same class, owned by its index: readable (codes,
+    centroids, tables), but train() and setting centroids are refused there.
+    """
+
+    def __init__(self, d, M, nbits=8):
+        self._init(_operator.index(d), _operator.index(M), _operator.index(nbits))
+
+    def __reduce__(self):
+        raise TypeError("ProductQuantizer cannot be pickled or copied: save `centroids` and "
+                        "build a new one with them")
+
+    @property
+    def d(self):
+        """Dimension of the vectors."""
+        return self._info()[0]
+
+    @property
+    def M(self):
+        """Number of sub-quantizers (sub-vectors per vector)."""
+        return self._info()[1]
+
+    @property
+    def nbits(self):
+        """Bits per sub-code."""
+        return self._info()[2]
+
+    @property
+    def code_size(self):
+        """Bytes of one code: ceil(M * nbits / 8)."""
+        return self._info()[3]
+
+    @property
+    def ksub(self):
+        """Centroids per sub-quantizer: 2**nbits."""
+        return 1 << self._info()[2]
+
+    @property
+    def dsub(self):
+        """Components of one sub-vector: d // M."""
+        d, M = self._info()[:2]
+        return d // M
+
+    @property
+    def is_trained(self):
+        """Whether the codebooks are learnt (train() or centroids set)."""
+        return self._info()[4]
+
+    @property
+    def cp(self):
+        """The k-means parameters of the next train() (niter, seed, ...)."""
+        return _CodecClusteringParameters(self)
+
+    @property
+    def centroids(self):
+        """The codebooks as a new (M, ksub, dsub) float32 array (Faiss keeps a
+        flat vector: faiss.vector_to_array(pq.centroids).reshape(M, ksub,
+        dsub) works on this too). Assigning an array of M * ksub * dsub values
+        installs codebooks and marks the quantizer trained."""
+        d, M, nbits = self._info()[:3]
+        out = _empty(d << nbits, dtype=_f32)
+        self._centroids(out)
+        return out.reshape(M, 1 << nbits, d // M)
+
+    @centroids.setter
+    def centroids(self, value):
+        self._set_centroids(_asc(value, dtype=_f32).reshape(-1))
+
+    def train(self, x):
+        """Learns the M codebooks from the (n, d) vectors x (n >= ksub); k-means
+        per sub-space with `cp` (25 iterations, seed 1234)."""
+        with _log_scope(self.cp.verbose):
+            self._train(_asc(x, dtype=_f32))
+
+    def compute_codes(self, x):
+        """The codes of the (n, d) vectors x: an (n, code_size) uint8 array."""
+        x = _asc(x, dtype=_f32)
+        n = x.shape[0] if x.ndim == 2 else 0
+        codes = _empty((n, self.code_size), dtype=_np.uint8)
+        self._compute_codes(x, codes)
+        return codes
+
+    def decode(self, codes):
+        """The vectors the (n, code_size) uint8 codes stand for: (n, d) float32
+        (each sub-vector replaced by its centroid)."""
+        codes = _asc(codes, dtype=_np.uint8)
+        n = codes.shape[0] if codes.ndim == 2 else 0
+        x = _empty((n, self.d), dtype=_f32)
+        self._decode(codes, x)
+        return x
+
+    def _tables_of(self, x, c_metric):
+        x = _asc(x, dtype=_f32)
+        d, M, nbits = self._info()[:3]
+        n = x.shape[0] if x.ndim == 2 else 0
+        out = _empty(n * (M << nbits), dtype=_f32)
+        self._tables(x, c_metric, out)
+        return out.reshape(n, M, 1 << nbits)
+
+    def compute_distance_tables(self, x):
+        """Asymmetric distance tables of the (n, d) queries x: an (n, M, ksub)
+        float32 array whose [i, m, c] is the squared L2 distance between
+        sub-vector m of query i and centroid c of sub-space m. The distance to
+        a code is the sum over m of the entries its sub-codes pick."""
+        return self._tables_of(x, _vindex.C_METRIC_L2)
+
+    def compute_inner_prod_tables(self, x):
+        """As compute_distance_tables, with inner products instead of distances."""
+        return self._tables_of(x, _vindex.C_METRIC_INNER_PRODUCT)
+
+    def compute_sdc_table(self):
+        """Symmetric table: an (M, ksub, ksub) float32 array of the squared L2
+        distances between the centroids of each sub-space (Faiss keeps it as
+        pq.sdc_table after this call)."""
+        d, M, nbits = self._info()[:3]
+        out = _empty(M << (2 * nbits), dtype=_f32)
+        self._tables(None, -1, out)
+        self.sdc_table = out.reshape(M, 1 << nbits, 1 << nbits)
+        return self.sdc_table
+
+    def __repr__(self):
+        try:
+            d, M, nbits, cs, trained = self._info()
+        except RuntimeError:
+            return "<vindex.ProductQuantizer (not initialised)>"
+        return f"<vindex.ProductQuantizer d={d} M={M} nbits={nbits} code_size={cs} " \
+               f"is_trained={trained}>"
+
+
+def _index_pq(index):
+    """The borrowed ProductQuantizer of an IndexPQ / IndexIVFPQ (cached)."""
+    pq = index.__dict__.get("_pq")
+    if pq is None:
+        pq = index._pq_codec(ProductQuantizer)
+        index.__dict__["_pq"] = pq
+    return pq
+
+
+class IndexPQ(Index):
+    """Every vector stored as its product-quantizer code, searched
+    exhaustively by asymmetric distances (Faiss: IndexPQ(d, M, nbits,
+    metric=METRIC_L2)).
+
+        index = faiss.IndexPQ(d, M, nbits)   # d % M == 0, nbits in 1..16
+        index.train(xb)                      # at least 2**nbits vectors
+        index.add(xb)
+        D, I = index.search(xq, k)
+
+    Labels are positions 0..ntotal-1, as IndexFlat. A trained index with no
+    vectors answers searches with label -1. `pq` is the codec (read only:
+    centroids, compute_codes, decode, cp before train).
+    """
+
+    def __init__(self, d, M, nbits=8, metric=METRIC_L2):
+        self._init_coded("pq", _operator.index(d), _operator.index(M), _operator.index(nbits),
+                         _c_metric(metric))
+
+    @property
+    def pq(self):
+        """The ProductQuantizer inside the index (owned by it)."""
+        return _index_pq(self)
+
+    @property
+    def code_size(self):
+        """Bytes per stored vector."""
+        return int(self._get_param("pq.code_size"))
+
+    def train(self, x):
+        """Learns the product quantizer from the (n, d) vectors x (n >= 2**nbits)."""
+        with _log_scope(False):
+            self._train(_asc(x, dtype=_f32))
+
+
+class IndexIVFPQ(IndexIVF):
+    """Inverted-file index whose lists hold PQ codes of the residuals (vector
+    minus its list's centroid), as Faiss's IndexIVFPQ(quantizer, d, nlist, M,
+    nbits, metric=METRIC_L2) with by_residual.
+
+        quantizer = faiss.IndexFlatL2(d)
+        index = faiss.IndexIVFPQ(quantizer, d, nlist, M, 8)
+        index.train(xb)
+        index.add(xb)
+        index.nprobe = 10
+        D, I = index.search(xq, k)
+
+    Attributes: those of IndexIVF (nprobe, nlist, quantizer, invlists, cp,
+    direct maps, merge_from), `pq` (the product quantizer, read only),
+    `code_size`, `use_precomputed_table` (1: L2 searches use Faiss's
+    precomputed per-list tables, the default; 0: a table per visited list),
+    `by_residual` (always True).
+    """
+
+    by_residual = True
+
+    def __init__(self, quantizer, d, nlist, M, nbits=8, metric=METRIC_L2):
+        self._init_ivf_quantized("pq", quantizer, _operator.index(d), _operator.index(nlist),
+                                 _operator.index(M), _operator.index(nbits), _c_metric(metric))
+        self.__dict__["_quantizer"] = quantizer
+
+    use_precomputed_table = _param("use_precomputed_table", int,
+                                   "1: L2 searches use precomputed per-list tables (the "
+                                   "default); 0: a residual table per visited list.")
+
+    @property
+    def pq(self):
+        """The ProductQuantizer of the residuals (owned by the index)."""
+        return _index_pq(self)
+
+    @property
+    def code_size(self):
+        """Bytes per stored code."""
+        return int(self._get_param("pq.code_size"))
+
+
+# ---------------------------------------------------------------------------
+# Scalar quantization
+# ---------------------------------------------------------------------------
+
+
+class ScalarQuantizer:
+    """The scalar quantizer types (Faiss: ScalarQuantizer.QT_*), with Faiss's
+    values, for IndexScalarQuantizer, IndexIVFScalarQuantizer and IndexHNSWSQ:
+
+      QT_8bit          1 byte per component, a [min, max] range per dimension
+      QT_4bit          4 bits per component, a range per dimension
+      QT_8bit_uniform  1 byte per component, one range for all dimensions
+      QT_fp16          IEEE half precision (no training)
+      QT_bf16          bfloat16 (no training)
+
+    QT_4bit_uniform, QT_6bit, QT_8bit_direct and QT_8bit_direct_signed are
+    defined so that code naming them imports; vindex refuses them when used.
+
+    ScalarQuantizer(d, qtype) describes a quantizer (d, qtype, code_size), as
+    `index.sq` does; vindex has no standalone scalar-quantizer codec, so its
+    train / compute_codes / decode raise RuntimeError (use an
+    IndexScalarQuantizer: add, then reconstruct decodes).
+    """
+
+    QT_8bit = 0
+    QT_4bit = 1
+    QT_8bit_uniform = 2
+    QT_4bit_uniform = 3
+    QT_fp16 = 4
+    QT_8bit_direct = 5
+    QT_6bit = 6
+    QT_bf16 = 7
+    QT_8bit_direct_signed = 8
+
+    def __init__(self, d, qtype=QT_8bit):
+        self.d = _operator.index(d)
+        self.qtype = _operator.index(qtype)
+        self.code_size = _vindex.sq_code_size(_sq_c_type(self.qtype, "ScalarQuantizer"), self.d)
+        self.bits = {0: 8, 1: 4, 2: 8, 4: 16, 7: 16}[self.qtype]
+
+    def _no_codec(self, op):
+        raise RuntimeError(f"ScalarQuantizer.{op}: vindex has no standalone scalar quantizer; "
+                           f"use IndexScalarQuantizer(d, qtype) (train, add, reconstruct)")
+
+    def train(self, x):
+        """Not available in vindex (RuntimeError): see the class notes."""
+        self._no_codec("train")
+
+    def compute_codes(self, x):
+        """Not available in vindex (RuntimeError): see the class notes."""
+        self._no_codec("compute_codes")
+
+    def decode(self, codes):
+        """Not available in vindex (RuntimeError): see the class notes."""
+        self._no_codec("decode")
+
+    def __repr__(self):
+        return f"<vindex.ScalarQuantizer d={self.d} qtype={_SQ_NAMES.get(self.qtype)} " \
+               f"code_size={self.code_size}>"
+
+
+_SQ_NAMES = {0: "QT_8bit", 1: "QT_4bit", 2: "QT_8bit_uniform", 3: "QT_4bit_uniform",
+             4: "QT_fp16", 5: "QT_8bit_direct", 6: "QT_6bit", 7: "QT_bf16",
+             8: "QT_8bit_direct_signed"}
+_SQ_TO_C = {0: _vindex.C_SQ_8BIT, 1: _vindex.C_SQ_4BIT, 2: _vindex.C_SQ_8BIT_UNIFORM,
+            4: _vindex.C_SQ_FP16, 7: _vindex.C_SQ_BF16}
+_SQ_FROM_C = {c: q for q, c in _SQ_TO_C.items()}
+
+
+def _sq_c_type(qtype, op):
+    """The C vindex_sq_type of a Faiss qtype, or ArgumentError naming it."""
+    try:
+        q = _operator.index(qtype)
+    except TypeError:
+        raise ArgumentError(f"{op}: qtype must be a ScalarQuantizer.QT_* constant, got "
+                            f"{qtype!r}") from None
+    if q in _SQ_TO_C:
+        return _SQ_TO_C[q]
+    what = f"ScalarQuantizer.{_SQ_NAMES[q]}" if q in _SQ_NAMES else f"qtype {q}"
+    raise ArgumentError(f"{op}: {what} is not supported by vindex; use QT_8bit, QT_4bit, "
+                        f"QT_8bit_uniform, QT_fp16 or QT_bf16")
+
+
+class _SQIndexMixin:
+    @property
+    def sq(self):
+        """The scalar quantizer's description: ScalarQuantizer (d, qtype, code_size)."""
+        return ScalarQuantizer(self.d, _SQ_FROM_C[self._sq_type()])
+
+    @property
+    def code_size(self):
+        """Bytes per stored vector."""
+        return _vindex.sq_code_size(self._sq_type(), self.d)
+
+
+class IndexScalarQuantizer(_SQIndexMixin, Index):
+    """Every vector stored as a scalar-quantized code, searched exhaustively
+    (Faiss: IndexScalarQuantizer(d, qtype, metric=METRIC_L2)).
+
+        index = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit)
+        index.train(xb)          # learns the ranges (QT_fp16 / QT_bf16 need none)
+        index.add(xb)
+        D, I = index.search(xq, k)
+
+    Labels are positions 0..ntotal-1 (remove_ids renumbers, as Flat);
+    reconstruct decodes. `sq` describes the quantizer, `code_size` the bytes
+    per vector.
+    """
+
+    def __init__(self, d, qtype=ScalarQuantizer.QT_8bit, metric=METRIC_L2):
+        self._init_coded("sq", _operator.index(d), _sq_c_type(qtype, "IndexScalarQuantizer"), 0,
+                         _c_metric(metric))
+
+
+class IndexIVFScalarQuantizer(_SQIndexMixin, IndexIVF):
+    """Inverted-file index whose lists hold scalar-quantized residuals (Faiss:
+    IndexIVFScalarQuantizer(quantizer, d, nlist, qtype, metric=METRIC_L2,
+    encode_residual=True)). train() runs k-means, then learns the
+    quantizer's ranges on the residuals (needed for every qtype).
+
+    Attributes: those of IndexIVF, `sq`, `code_size`, `by_residual` (always
+    True: encode_residual=False is refused).
+    """
+
+    by_residual = True
+
+    def __init__(self, quantizer, d, nlist, qtype=ScalarQuantizer.QT_8bit, metric=METRIC_L2,
+                 encode_residual=True):
+        if not encode_residual:
+            raise ArgumentError("IndexIVFScalarQuantizer: encode_residual=False is not "
+                                "supported by vindex (its lists always hold residuals)")
+        self._init_ivf_quantized("sq", quantizer, _operator.index(d), _operator.index(nlist),
+                                 _sq_c_type(qtype, "IndexIVFScalarQuantizer"), 0,
+                                 _c_metric(metric))
+        self.__dict__["_quantizer"] = quantizer
+
+
+# ---------------------------------------------------------------------------
+# Graph indexes (HNSW)
+# ---------------------------------------------------------------------------
+
+
+class _HNSWParams(_ParamGroup):
+    """index.hnsw (Faiss: faiss.HNSW): efSearch, efConstruction (read and
+    write), max_level, entry_point (the label of the entry node; -1 when
+    empty), M (vindex extension) read only, and nb_neighbors(level)."""
+
+    __slots__ = ()
+
+    def nb_neighbors(self, layer_no):
+        """Links per node on level layer_no: 2 * M on level 0, M above."""
+        M = int(self._index._get_param("M"))
+        return 2 * M if _operator.index(layer_no) == 0 else M
+
+
+class IndexHNSW(Index):
+    """The base of the HNSW graph indexes (Faiss: IndexHNSW). Not constructed
+    directly: use IndexHNSWFlat or IndexHNSWSQ.
+
+    `index.hnsw.efSearch` (default 16; a search uses max(efSearch, k)),
+    `index.hnsw.efConstruction` (default 40, before add), read only
+    `index.hnsw.max_level` and `index.hnsw.entry_point`.
+    SearchParametersHNSW(efSearch=...) sets efSearch for one call.
+
+    Labels never change: add() numbers from a counter, add_with_ids() takes
+    unique ids, remove_ids() really unlinks the nodes (repairing their
+    neighbours) without renumbering anything.
+    """
+
+    @property
+    def hnsw(self):
+        """The graph's parameters (efSearch, efConstruction, max_level,
+        entry_point, M, nb_neighbors(level))."""
+        return _HNSWParams(self, {"efSearch": int, "efConstruction": int, "max_level": int,
+                                  "entry_point": int, "M": int})
+
+    def validate(self):
+        """Checks the graph's invariants (degrees, links only to live nodes on
+        their level, no self or duplicate links, the entry point on the top
+        level). Returns (unreachable, report): the number of nodes not
+        reachable from the entry point on level 0 and a one-line summary;
+        raises RuntimeError naming the first violation (vindex extension)."""
+        status, unreachable, report = self._hnsw_validate()
+        if status:
+            raise RuntimeError(f"validate: {report}")
+        return unreachable, report
+
+    def __repr__(self):
+        try:
+            return f"<vindex.{type(self).__name__} d={self.d} M={int(self._get_param('M'))} " \
+                   f"ntotal={self.ntotal} metric={_METRIC_NAMES[self.metric_type]}>"
+        except RuntimeError:
+            return f"<vindex.{type(self).__name__} (not initialised)>"
+
+
+class IndexHNSWFlat(IndexHNSW):
+    """HNSW graph over the vectors stored uncompressed (Faiss:
+    IndexHNSWFlat(d, M, metric=METRIC_L2)); M in 2..512 links per node
+    (2 * M on level 0).
+
+        index = faiss.IndexHNSWFlat(d, 32)
+        index.hnsw.efConstruction = 40
+        index.add(xb)
+        index.hnsw.efSearch = 64
+        D, I = index.search(xq, k)
+    """
+
+    def __init__(self, d, M=32, metric=METRIC_L2):
+        self._init_coded("hnsw_flat", _operator.index(d), _operator.index(M), 0,
+                         _c_metric(metric))
+
+
+class IndexHNSWSQ(IndexHNSW):
+    """HNSW graph over 8-bit scalar-quantized vectors (Faiss: IndexHNSWSQ(d,
+    qtype, M, metric=METRIC_L2)). vindex offers qtype
+    ScalarQuantizer.QT_8bit_uniform with METRIC_L2 only; needs train()
+    before add(). Distances are those between the codes."""
+
+    def __init__(self, d, qtype=ScalarQuantizer.QT_8bit_uniform, M=32, metric=METRIC_L2):
+        q = _operator.index(qtype)
+        if q != ScalarQuantizer.QT_8bit_uniform:
+            raise ArgumentError(f"IndexHNSWSQ: qtype {_SQ_NAMES.get(q, q)} is not supported by "
+                                f"vindex; only ScalarQuantizer.QT_8bit_uniform")
+        self._init_coded("hnsw_sq8", _operator.index(d), _operator.index(M), 0,
+                         _c_metric(metric))
+
+
+# ---------------------------------------------------------------------------
+# Factory strings
+# ---------------------------------------------------------------------------
+
+
+def index_factory(d, description, metric=METRIC_L2):
+    """Builds an index from a Faiss factory string (Faiss: index_factory):
+    "Flat", "IVF1024,Flat", "IVF1024,PQ16x8", "IVF256,SQ8", "PQ16", "SQfp16",
+    "HNSW32", with prefixes "IDMap," / "IDMap2,". Returns an object of the
+    matching class (IndexFlatL2 / IndexFlatIP, IndexIVFPQ, IndexIDMap over
+    ...). An unknown token raises ArgumentError, one vindex lacks
+    RuntimeError; both messages name the token and its position."""
+    if not isinstance(description, str):
+        raise TypeError(f"index_factory: description must be a str, got "
+                        f"{type(description).__name__}")
+    d, c_metric = _operator.index(d), _c_metric(metric)
+    ix = _vindex.factory(Index, d, description, c_metric)  # checks the whole spec
+    if ix._type_name in ("IndexIDMap", "IndexIDMap2") and not hasattr(ix, "_idmap_index"):
+        # No handle on the wrapped index from C: build it and wrap it here.
+        inner = index_factory(d, description.split(",", 1)[1], metric)
+        return (IndexIDMap2 if ix._type_name == "IndexIDMap2" else IndexIDMap)(inner)
+    return _wrap_index_handle(ix)
+
+
+def reverse_index_factory(index):
+    """The factory string that builds an index like `index` (Faiss:
+    reverse_index_factory): index_factory(d, reverse_index_factory(ix))
+    gives the same family and parameters."""
+    return index._reverse_factory()
+
+
+def vector_to_array(v):
+    """A numpy copy of v (Faiss: vector_to_array of a C++ vector). vindex
+    already exposes arrays (pq.centroids, ...) as numpy arrays, so this is the
+    identity up to a copy; it exists so that Faiss code calling it runs."""
+    return _np.array(v)
+
+
+vector_float_to_array = vector_to_array
 
 
 def extract_index_ivf(index):

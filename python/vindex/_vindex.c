@@ -829,6 +829,129 @@ static PyObject *Index_init_ivf_flat(IndexObject *self, PyObject *args)
     return st ? raise_status(st) : Py_NewRef(Py_None);
 }
 
+/* _init_ivf_quantized(kind, quantizer, d, nlist, a, b, c_metric): an IVF index
+ * over coded vectors, taking the quantizer's index as _init_ivf_flat does.
+ * kind "pq": vindex_ivfpq_new with M = a, nbits = b; kind "sq":
+ * vindex_ivfsq_new with the vindex_sq_type a (b unused). */
+static PyObject *Index_init_ivf_quantized(IndexObject *self, PyObject *args)
+{
+    const char *kind;
+    PyObject *obj;
+    int d, a, b, metric;
+    Py_ssize_t nlist;
+    if (!PyArg_ParseTuple(args, "sOiniii:_init_ivf_quantized", &kind, &obj, &d, &nlist, &a, &b,
+                          &metric) ||
+        !index_fresh(self))
+        return NULL;
+    int pq = !strcmp(kind, "pq");
+    const char *op = pq ? "IndexIVFPQ" : "IndexIVFScalarQuantizer";
+    if (nlist <= 0)
+        return PyErr_Format(ArgumentError, "%s: nlist %zd must be at least 1", op, nlist);
+    IndexObject *sub = adopt_begin(self, obj, op);
+    if (!sub)
+        return NULL;
+    vindex *ix = NULL;
+    vindex_status st =
+        pq ? vindex_ivfpq_new(&ix, sub->ix, d, (size_t)nlist, a, b, (vindex_metric)metric)
+           : vindex_ivfsq_new(&ix, sub->ix, d, (size_t)nlist, (vindex_sq_type)a,
+                              (vindex_metric)metric);
+    if (!st)
+        self->ix = ix;
+    adopt_finish(self, sub, st == VINDEX_OK);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* _init_coded(kind, d, a, b, c_metric): a family without sub-index.
+ * "pq": vindex_pq_new(d, M=a, nbits=b); "sq": vindex_sq_new(d, type=a);
+ * "hnsw_flat": vindex_hnsw_flat_new(d, M=a); "hnsw_sq8": vindex_hnsw_sq8_new(d, M=a). */
+static PyObject *Index_init_coded(IndexObject *self, PyObject *args)
+{
+    const char *kind;
+    int d, a, b, metric;
+    if (!PyArg_ParseTuple(args, "siiii:_init_coded", &kind, &d, &a, &b, &metric) ||
+        !index_fresh(self))
+        return NULL;
+    vindex_metric m = (vindex_metric)metric;
+    vindex_status st;
+    if (!strcmp(kind, "pq"))
+        st = vindex_pq_new(&self->ix, d, a, b, m);
+    else if (!strcmp(kind, "sq"))
+        st = vindex_sq_new(&self->ix, d, (vindex_sq_type)a, m);
+    else if (!strcmp(kind, "hnsw_flat"))
+        st = vindex_hnsw_flat_new(&self->ix, d, a, m);
+    else if (!strcmp(kind, "hnsw_sq8"))
+        st = vindex_hnsw_sq8_new(&self->ix, d, a, m);
+    else
+        return PyErr_Format(PyExc_ValueError, "_init_coded: unknown kind '%s'", kind);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* A new Python object of class cls (an Index subclass; tp_new only, __init__
+ * is not run) holding ix. owner NULL: the object owns ix (a new index from the
+ * factory or a file); else ix belongs to owner's tree (a borrowed handle). */
+static PyObject *index_handle(PyObject *cls, vindex *ix, PyObject *owner)
+{
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &IndexType)) {
+        if (!owner)
+            vindex_free(ix);
+        return PyErr_Format(PyExc_TypeError, "expected an Index class, got %.80s",
+                            Py_TYPE(cls)->tp_name);
+    }
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    IndexObject *h = (IndexObject *)tp->tp_new(tp, NULL, NULL);
+    if (!h) {
+        if (!owner)
+            vindex_free(ix);
+        return NULL;
+    }
+    h->ix = ix;
+    h->owner = Py_XNewRef(owner);
+    return (PyObject *)h;
+}
+
+/* _sq_type() -> int: vindex_sq_type_of. */
+static PyObject *Index_sq_type(IndexObject *self, PyObject *unused)
+{
+    if (!self->ix)
+        return not_ready(self);
+    vindex_sq_type t;
+    vindex_status st = vindex_sq_type_of(self->ix, &t); /* fixed at construction */
+    return st ? raise_status(st) : PyLong_FromLong((long)t);
+}
+
+/* _hnsw_validate() -> (status, unreachable, report): vindex_hnsw_validate;
+ * status is 0 or the C status of a violation (the report names it). */
+static PyObject *Index_hnsw_validate(IndexObject *self, PyObject *unused)
+{
+    IndexObject *root = index_lock(self, 0, "validate");
+    if (!root)
+        return NULL;
+    int64_t unreachable = 0;
+    char report[512] = "";
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_hnsw_validate(self->ix, &unreachable, report, sizeof report);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    if (st && st != VINDEX_ERR_CORRUPT)
+        return raise_status(st);
+    if (st && !report[0])
+        snprintf(report, sizeof report, "%s", vindex_last_error());
+    return Py_BuildValue("iLs", (int)st, (long long)unreachable, report);
+}
+
+/* _reverse_factory() -> str: vindex_reverse_factory. */
+static PyObject *Index_reverse_factory(IndexObject *self, PyObject *unused)
+{
+    IndexObject *root = index_lock(self, 0, "reverse_index_factory");
+    if (!root)
+        return NULL;
+    char buf[512];
+    vindex_status st = vindex_reverse_factory(self->ix, buf, sizeof buf);
+    index_unlock(root);
+    return st ? raise_status(st) : PyUnicode_FromString(buf);
+}
+
 /* ---- operations ---------------------------------------------------------- */
 
 static PyObject *Index_train(IndexObject *self, PyObject *x)
@@ -1341,6 +1464,8 @@ static PyObject *Index_imbalance_factor(IndexObject *self, PyObject *unused)
     return st ? raise_status(st) : PyFloat_FromDouble(f);
 }
 
+static PyObject *Index_pq_codec(IndexObject *self, PyObject *cls); /* after PQType */
+
 static PyMethodDef Index_methods[] = {
     {"_init_flat", (PyCFunction)Index_init_flat, METH_VARARGS,
      "_init_flat(d, c_metric): vindex_flat_new."},
@@ -1382,6 +1507,19 @@ static PyMethodDef Index_methods[] = {
      "_list_ids(list) -> bytearray of int64: vindex_ivf_list_ids."},
     {"_imbalance_factor", (PyCFunction)Index_imbalance_factor, METH_NOARGS,
      "_imbalance_factor() -> float: vindex_ivf_imbalance_factor."},
+    {"_init_coded", (PyCFunction)Index_init_coded, METH_VARARGS,
+     "_init_coded(kind, d, a, b, c_metric): IndexPQ (\"pq\", M, nbits), IndexScalarQuantizer "
+     "(\"sq\", type), IndexHNSWFlat (\"hnsw_flat\", M), IndexHNSWSQ (\"hnsw_sq8\", M)."},
+    {"_init_ivf_quantized", (PyCFunction)Index_init_ivf_quantized, METH_VARARGS,
+     "_init_ivf_quantized(kind, quantizer, d, nlist, a, b, c_metric): IndexIVFPQ (\"pq\", M, "
+     "nbits) or IndexIVFScalarQuantizer (\"sq\", type); takes the quantizer's index."},
+    {"_pq_codec", (PyCFunction)Index_pq_codec, METH_O,
+     "_pq_codec(cls) -> a borrowed ProductQuantizer of class cls: vindex_pq_codec_of."},
+    {"_sq_type", (PyCFunction)Index_sq_type, METH_NOARGS, "_sq_type() -> int: vindex_sq_type_of."},
+    {"_hnsw_validate", (PyCFunction)Index_hnsw_validate, METH_NOARGS,
+     "_hnsw_validate() -> (status, unreachable, report): vindex_hnsw_validate."},
+    {"_reverse_factory", (PyCFunction)Index_reverse_factory, METH_NOARGS,
+     "_reverse_factory() -> str: vindex_reverse_factory."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1398,6 +1536,444 @@ static PyTypeObject IndexType = {
     .tp_methods = Index_methods,
     .tp_getset = Index_getset,
 };
+
+/* ------------------------------------------------------------------------- */
+/* PQCodec: a product quantizer (Faiss: ProductQuantizer)                     */
+/* ------------------------------------------------------------------------- */
+/* Either standalone (owner NULL: owns `pq`, guarded by its own lock) or
+ * borrowed from an IndexPQ / IndexIVFPQ (owner: that Index object, whose tree
+ * lock guards it): reads take the tree's lock shared; a borrowed codec refuses
+ * train and set_centroids (the index's codes would no longer match), and takes
+ * the tree's lock exclusively to change its k-means parameters. */
+
+typedef struct {
+    PyObject_HEAD
+    vindex_pq_codec *pq;
+    PyObject *owner;
+    pthread_rwlock_t lock;
+} PQObject;
+
+static PyTypeObject PQType;
+
+static PyObject *PQ_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    PQObject *self = (PQObject *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    int rc = pthread_rwlock_init(&self->lock, NULL);
+    if (rc) {
+        type->tp_free((PyObject *)self);
+        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE)
+            Py_DECREF(type);
+        errno = rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return (PyObject *)self;
+}
+
+static int PQ_traverse(PQObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->owner);
+    return 0;
+}
+
+static int PQ_clear(PQObject *self)
+{
+    if (self->owner) {
+        self->pq = NULL;
+        Py_CLEAR(self->owner);
+    }
+    return 0;
+}
+
+static void PQ_dealloc(PQObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->owner)
+        PQ_clear(self);
+    else if (self->pq) {
+        vindex_pq_codec_free(self->pq);
+        self->pq = NULL;
+    }
+    pthread_rwlock_destroy(&self->lock);
+    tp->tp_free((PyObject *)self);
+}
+
+/* Takes the lock that guards the codec; returns it (release with
+ * pthread_rwlock_unlock) or NULL with an exception. */
+static pthread_rwlock_t *pq_lock(PQObject *self, int write, const char *op)
+{
+    if (!self->pq) {
+        PyErr_Format(PyExc_RuntimeError, "ProductQuantizer.%s: the codec is not initialised", op);
+        return NULL;
+    }
+    if (self->owner) {
+        IndexObject *root = index_lock((IndexObject *)self->owner, write, op);
+        return root ? &root->lock : NULL;
+    }
+    pthread_rwlock_t *l = &self->lock;
+    int rc = write ? pthread_rwlock_trywrlock(l) : pthread_rwlock_tryrdlock(l);
+    if (rc == EBUSY) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = write ? pthread_rwlock_wrlock(l) : pthread_rwlock_rdlock(l);
+        Py_END_ALLOW_THREADS
+    }
+    if (rc) {
+        errno = rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return NULL;
+    }
+    return l;
+}
+
+static PyObject *PQ_init(PQObject *self, PyObject *args)
+{
+    int d, M, nbits;
+    if (!PyArg_ParseTuple(args, "iii:_init", &d, &M, &nbits))
+        return NULL;
+    if (self->pq)
+        return PyErr_Format(PyExc_RuntimeError, "ProductQuantizer is already initialised");
+    vindex_status st = vindex_pq_codec_new(&self->pq, d, M, nbits);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* _info() -> (d, M, nbits, code_size, is_trained) */
+static PyObject *PQ_info(PQObject *self, PyObject *unused)
+{
+    pthread_rwlock_t *l = pq_lock(self, 0, "info");
+    if (!l)
+        return NULL;
+    int d = 0, M = 0, nbits = 0;
+    size_t cs = 0;
+    vindex_status st = vindex_pq_codec_info(self->pq, &d, &M, &nbits, &cs);
+    int trained = vindex_pq_codec_is_trained(self->pq);
+    pthread_rwlock_unlock(l);
+    if (st)
+        return raise_status(st);
+    return Py_BuildValue("iiinO", d, M, nbits, (Py_ssize_t)cs, trained ? Py_True : Py_False);
+}
+
+static int pq_refuse_borrowed(PQObject *self, const char *op)
+{
+    if (!self->owner)
+        return 0;
+    PyErr_Format(PyExc_RuntimeError,
+                 "ProductQuantizer.%s: this codec belongs to the %s that holds it (its codes "
+                 "depend on it); train the index instead, or use a ProductQuantizer of its own",
+                 op, ((IndexObject *)self->owner)->ix
+                         ? vindex_type_name(((IndexObject *)self->owner)->ix) : "index");
+    return 1;
+}
+
+static PyObject *PQ_train(PQObject *self, PyObject *x)
+{
+    if (pq_refuse_borrowed(self, "train"))
+        return NULL;
+    int d = 0;
+    if (!self->pq)
+        return PyErr_Format(PyExc_RuntimeError, "ProductQuantizer is not initialised");
+    vindex_pq_codec_info(self->pq, &d, NULL, NULL, NULL);
+    Py_buffer v;
+    Py_ssize_t n = get_array(x, &v, ITEM_F32, 0, SHAPE_ROWS, d, "ProductQuantizer.train", "x");
+    if (n < 0)
+        return NULL;
+    pthread_rwlock_t *l = pq_lock(self, 1, "train");
+    if (!l) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_pq_codec_train(self->pq, (size_t)n, v.buf);
+    pthread_rwlock_unlock(l);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* _compute_codes(x, codes): x (n, d) float32 into codes (n, code_size) uint8. */
+static PyObject *PQ_compute_codes(PQObject *self, PyObject *args)
+{
+    PyObject *xo, *co;
+    if (!PyArg_ParseTuple(args, "OO:_compute_codes", &xo, &co))
+        return NULL;
+    if (!self->pq)
+        return PyErr_Format(PyExc_RuntimeError, "ProductQuantizer is not initialised");
+    int d = 0;
+    size_t cs = 0;
+    vindex_pq_codec_info(self->pq, &d, NULL, NULL, &cs);
+    Py_buffer xv, cv;
+    Py_ssize_t n = get_array(xo, &xv, ITEM_F32, 0, SHAPE_ROWS, d, "compute_codes", "x");
+    if (n < 0)
+        return NULL;
+    if (get_array(co, &cv, ITEM_U8, 1, SHAPE_OUT, (Py_ssize_t)cs, "compute_codes", "codes") < 0) {
+        PyBuffer_Release(&xv);
+        return NULL;
+    }
+    PyObject *ret = NULL;
+    if (cv.shape[0] != n) {
+        PyErr_Format(ArgumentError, "compute_codes: codes must have %zd rows", n);
+        goto out;
+    }
+    pthread_rwlock_t *l = pq_lock(self, 0, "compute_codes");
+    if (!l)
+        goto out;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_pq_codec_compute_codes(self->pq, (size_t)n, xv.buf, cv.buf);
+    pthread_rwlock_unlock(l);
+    Py_END_ALLOW_THREADS
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&cv);
+    PyBuffer_Release(&xv);
+    return ret;
+}
+
+/* _decode(codes, x): codes (n, code_size) uint8 into x (n, d) float32. */
+static PyObject *PQ_decode(PQObject *self, PyObject *args)
+{
+    PyObject *co, *xo;
+    if (!PyArg_ParseTuple(args, "OO:_decode", &co, &xo))
+        return NULL;
+    if (!self->pq)
+        return PyErr_Format(PyExc_RuntimeError, "ProductQuantizer is not initialised");
+    int d = 0;
+    size_t cs = 0;
+    vindex_pq_codec_info(self->pq, &d, NULL, NULL, &cs);
+    Py_buffer xv, cv;
+    Py_ssize_t n = get_array(co, &cv, ITEM_U8, 0, SHAPE_ROWS, (Py_ssize_t)cs, "decode", "codes");
+    if (n < 0)
+        return NULL;
+    if (get_array(xo, &xv, ITEM_F32, 1, SHAPE_OUT, d, "decode", "x") < 0) {
+        PyBuffer_Release(&cv);
+        return NULL;
+    }
+    PyObject *ret = NULL;
+    if (xv.shape[0] != n) {
+        PyErr_Format(ArgumentError, "decode: x must have %zd rows", n);
+        goto out;
+    }
+    pthread_rwlock_t *l = pq_lock(self, 0, "decode");
+    if (!l)
+        goto out;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_pq_codec_decode(self->pq, (size_t)n, cv.buf, xv.buf);
+    pthread_rwlock_unlock(l);
+    Py_END_ALLOW_THREADS
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&xv);
+    PyBuffer_Release(&cv);
+    return ret;
+}
+
+/* _centroids(out): the codebooks into a writable float32 buffer of
+ * M * 2^nbits * (d / M) items. */
+static PyObject *PQ_centroids(PQObject *self, PyObject *out)
+{
+    if (!self->pq)
+        return PyErr_Format(PyExc_RuntimeError, "ProductQuantizer is not initialised");
+    int d = 0, nbits = 0;
+    vindex_pq_codec_info(self->pq, &d, NULL, &nbits, NULL);
+    Py_buffer v;
+    Py_ssize_t n = get_array(out, &v, ITEM_F32, 1, SHAPE_1D, -1, "centroids", "out");
+    if (n < 0)
+        return NULL;
+    PyObject *ret = NULL;
+    if ((size_t)n != ((size_t)1 << nbits) * (size_t)d) {
+        PyErr_Format(ArgumentError, "centroids: out must have %zu items",
+                     ((size_t)1 << nbits) * (size_t)d);
+        goto out;
+    }
+    pthread_rwlock_t *l = pq_lock(self, 0, "centroids");
+    if (!l)
+        goto out;
+    vindex_status st = vindex_pq_codec_centroids(self->pq, v.buf);
+    pthread_rwlock_unlock(l);
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&v);
+    return ret;
+}
+
+/* _set_centroids(c): installs codebooks from a float32 buffer (flat). */
+static PyObject *PQ_set_centroids(PQObject *self, PyObject *c)
+{
+    if (pq_refuse_borrowed(self, "set_centroids"))
+        return NULL;
+    if (!self->pq)
+        return PyErr_Format(PyExc_RuntimeError, "ProductQuantizer is not initialised");
+    int d = 0, nbits = 0;
+    vindex_pq_codec_info(self->pq, &d, NULL, &nbits, NULL);
+    Py_buffer v;
+    Py_ssize_t n = get_array(c, &v, ITEM_F32, 0, SHAPE_1D, -1, "centroids", "the centroids");
+    if (n < 0)
+        return NULL;
+    PyObject *ret = NULL;
+    if ((size_t)n != ((size_t)1 << nbits) * (size_t)d) {
+        PyErr_Format(ArgumentError, "centroids: expected M * ksub * dsub = %zu values, got %zd",
+                     ((size_t)1 << nbits) * (size_t)d, n);
+        goto out;
+    }
+    pthread_rwlock_t *l = pq_lock(self, 1, "set_centroids");
+    if (!l)
+        goto out;
+    vindex_status st = vindex_pq_codec_set_centroids(self->pq, v.buf);
+    pthread_rwlock_unlock(l);
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&v);
+    return ret;
+}
+
+/* _tables(x, c_metric, out): out (n, M * 2^nbits) float32. c_metric -1: the
+ * symmetric table into out (M * 4^nbits items, x ignored). */
+static PyObject *PQ_tables(PQObject *self, PyObject *args)
+{
+    PyObject *xo, *oo;
+    int metric;
+    if (!PyArg_ParseTuple(args, "OiO:_tables", &xo, &metric, &oo))
+        return NULL;
+    if (!self->pq)
+        return PyErr_Format(PyExc_RuntimeError, "ProductQuantizer is not initialised");
+    int d = 0, M = 0, nbits = 0;
+    vindex_pq_codec_info(self->pq, &d, &M, &nbits, NULL);
+    Py_ssize_t width = (Py_ssize_t)M << nbits;
+    Py_buffer xv = {0}, ov;
+    Py_ssize_t n = 0;
+    if (metric >= 0) {
+        n = get_array(xo, &xv, ITEM_F32, 0, SHAPE_ROWS, d, "compute_distance_tables", "x");
+        if (n < 0)
+            return NULL;
+    }
+    PyObject *ret = NULL;
+    if (get_array(oo, &ov, ITEM_F32, 1, SHAPE_1D, -1, "compute_distance_tables", "out") < 0)
+        goto out1;
+    if (ov.shape[0] != (metric >= 0 ? n * width : width << nbits)) {
+        PyErr_Format(ArgumentError, "compute_distance_tables: out has the wrong size");
+        goto out;
+    }
+    pthread_rwlock_t *l = pq_lock(self, 0, "compute_distance_tables");
+    if (!l)
+        goto out;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = metric >= 0 ? vindex_pq_codec_compute_distance_tables(self->pq, (size_t)n, xv.buf,
+                                                               (vindex_metric)metric, ov.buf)
+                     : vindex_pq_codec_compute_sdc_table(self->pq, ov.buf);
+    pthread_rwlock_unlock(l);
+    Py_END_ALLOW_THREADS
+    ret = st ? raise_status(st) : Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&ov);
+out1:
+    if (metric >= 0)
+        PyBuffer_Release(&xv);
+    return ret;
+}
+
+/* _get_cp() -> (niter, nredo, seed, spherical, max_ppc, min_ppc, verbose) */
+static PyObject *PQ_get_cp(PQObject *self, PyObject *unused)
+{
+    pthread_rwlock_t *l = pq_lock(self, 0, "cp");
+    if (!l)
+        return NULL;
+    vindex_kmeans_params p;
+    vindex_status st = vindex_pq_codec_get_kmeans_params(self->pq, &p);
+    pthread_rwlock_unlock(l);
+    if (st)
+        return raise_status(st);
+    return Py_BuildValue("iiLOiiO", p.niter, p.nredo, (long long)p.seed,
+                         p.spherical ? Py_True : Py_False, p.max_points_per_centroid,
+                         p.min_points_per_centroid, p.verbose ? Py_True : Py_False);
+}
+
+/* _set_cp(niter, nredo, seed, spherical, max_ppc, min_ppc, verbose) */
+static PyObject *PQ_set_cp(PQObject *self, PyObject *args)
+{
+    vindex_kmeans_params p;
+    vindex_kmeans_params_init(&p);
+    long long seed;
+    if (!PyArg_ParseTuple(args, "iiLpiip:_set_cp", &p.niter, &p.nredo, &seed, &p.spherical,
+                          &p.max_points_per_centroid, &p.min_points_per_centroid, &p.verbose))
+        return NULL;
+    p.seed = seed;
+    pthread_rwlock_t *l = pq_lock(self, 1, "cp");
+    if (!l)
+        return NULL;
+    vindex_status st = vindex_pq_codec_set_kmeans_params(self->pq, &p);
+    pthread_rwlock_unlock(l);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *PQ_get_owned(PQObject *self, void *c)
+{
+    return PyBool_FromLong(self->pq && !self->owner);
+}
+
+static PyMethodDef PQ_methods[] = {
+    {"_init", (PyCFunction)PQ_init, METH_VARARGS, "_init(d, M, nbits): vindex_pq_codec_new."},
+    {"_info", (PyCFunction)PQ_info, METH_NOARGS,
+     "_info() -> (d, M, nbits, code_size, is_trained)."},
+    {"_train", (PyCFunction)PQ_train, METH_O, "_train(x): vindex_pq_codec_train."},
+    {"_compute_codes", (PyCFunction)PQ_compute_codes, METH_VARARGS,
+     "_compute_codes(x, codes): vindex_pq_codec_compute_codes."},
+    {"_decode", (PyCFunction)PQ_decode, METH_VARARGS, "_decode(codes, x): vindex_pq_codec_decode."},
+    {"_centroids", (PyCFunction)PQ_centroids, METH_O,
+     "_centroids(out): vindex_pq_codec_centroids into a flat float32 buffer."},
+    {"_set_centroids", (PyCFunction)PQ_set_centroids, METH_O,
+     "_set_centroids(c): vindex_pq_codec_set_centroids from a flat float32 buffer."},
+    {"_tables", (PyCFunction)PQ_tables, METH_VARARGS,
+     "_tables(x, c_metric, out): compute_distance_tables (c_metric -1: the SDC table)."},
+    {"_get_cp", (PyCFunction)PQ_get_cp, METH_NOARGS, "_get_cp(): the k-means parameters."},
+    {"_set_cp", (PyCFunction)PQ_set_cp, METH_VARARGS, "_set_cp(...): the k-means parameters."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef PQ_getset[] = {
+    {"_owned", (getter)PQ_get_owned, NULL, "False for the codec of an index.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject PQType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "vindex._vindex.PQCodec",
+    .tp_doc = "Base of ProductQuantizer: a handle on a vindex_pq_codec.",
+    .tp_basicsize = sizeof(PQObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PQ_new,
+    .tp_dealloc = (destructor)PQ_dealloc,
+    .tp_traverse = (traverseproc)PQ_traverse,
+    .tp_clear = (inquiry)PQ_clear,
+    .tp_methods = PQ_methods,
+    .tp_getset = PQ_getset,
+};
+
+/* _pq_codec(cls): a borrowed codec of class cls (a PQCodec subclass) on the
+ * product quantizer of an IndexPQ / IndexIVFPQ (vindex_pq_codec_of). */
+static PyObject *Index_pq_codec(IndexObject *self, PyObject *cls)
+{
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PQType))
+        return PyErr_Format(PyExc_TypeError, "_pq_codec: expected a ProductQuantizer class");
+    IndexObject *root = index_lock(self, 0, "pq");
+    if (!root)
+        return NULL;
+    vindex_pq_codec *pq = NULL;
+    vindex_status st = vindex_pq_codec_of(self->ix, &pq);
+    index_unlock(root);
+    if (st)
+        return raise_status(st);
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    PQObject *h = (PQObject *)tp->tp_new(tp, NULL, NULL);
+    if (!h)
+        return NULL;
+    h->pq = pq;
+    h->owner = Py_NewRef((PyObject *)self);
+    return (PyObject *)h;
+}
 
 /* ------------------------------------------------------------------------- */
 /* Module functions                                                           */
@@ -1598,6 +2174,30 @@ static PyObject *mod_set_log_callback(PyObject *m, PyObject *fn)
     return prev;
 }
 
+/* factory(cls, d, spec, c_metric): vindex_factory; the new index in an object
+ * of class cls (an Index subclass) that owns it. */
+static PyObject *mod_factory(PyObject *m, PyObject *args)
+{
+    PyObject *cls;
+    int d, metric;
+    const char *spec;
+    if (!PyArg_ParseTuple(args, "Oisi:factory", &cls, &d, &spec, &metric))
+        return NULL;
+    vindex *ix = NULL;
+    vindex_status st = vindex_factory(&ix, d, spec, (vindex_metric)metric);
+    if (st)
+        return raise_status(st);
+    return index_handle(cls, ix, NULL);
+}
+
+static PyObject *mod_sq_code_size(PyObject *m, PyObject *args)
+{
+    int type, d;
+    if (!PyArg_ParseTuple(args, "ii:sq_code_size", &type, &d))
+        return NULL;
+    return PyLong_FromSize_t(vindex_sq_code_size((vindex_sq_type)type, d));
+}
+
 static PyMethodDef module_methods[] = {
     {"knn", (PyCFunction)(void (*)(void))mod_knn, METH_FASTCALL,
      "knn(xq, xb, k, c_metric, D, I): vindex_knn into D and I."},
@@ -1620,6 +2220,11 @@ static PyMethodDef module_methods[] = {
     {"set_log_callback", (PyCFunction)mod_set_log_callback, METH_O,
      "set_log_callback(fn or None) -> previous: library log messages go to fn(level, message) "
      "(level 0 info, 1 warning), from whichever thread logs."},
+    {"factory", (PyCFunction)mod_factory, METH_VARARGS,
+     "factory(cls, d, spec, c_metric) -> a new index (an object of class cls, __init__ not "
+     "run): vindex_factory."},
+    {"sq_code_size", (PyCFunction)mod_sq_code_size, METH_VARARGS,
+     "sq_code_size(c_type, d) -> int: vindex_sq_code_size."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1635,7 +2240,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__vindex(void)
 {
     if (PyType_Ready(&IndexType) < 0 || PyType_Ready(&SelectorType) < 0 ||
-        PyType_Ready(&ParamsType) < 0)
+        PyType_Ready(&ParamsType) < 0 || PyType_Ready(&PQType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m)
@@ -1659,6 +2264,12 @@ PyMODINIT_FUNC PyInit__vindex(void)
         PyModule_AddIntConstant(m, "C_METRIC_INNER_PRODUCT", VINDEX_METRIC_INNER_PRODUCT) < 0 ||
         PyModule_AddIntConstant(m, "C_KMEANS_INIT_RANDOM", VINDEX_KMEANS_INIT_RANDOM) < 0 ||
         PyModule_AddIntConstant(m, "C_KMEANS_INIT_PLUSPLUS", VINDEX_KMEANS_INIT_PLUSPLUS) < 0 ||
+        PyModule_AddObjectRef(m, "PQCodec", (PyObject *)&PQType) < 0 ||
+        PyModule_AddIntConstant(m, "C_SQ_8BIT", VINDEX_SQ_8BIT) < 0 ||
+        PyModule_AddIntConstant(m, "C_SQ_4BIT", VINDEX_SQ_4BIT) < 0 ||
+        PyModule_AddIntConstant(m, "C_SQ_8BIT_UNIFORM", VINDEX_SQ_8BIT_UNIFORM) < 0 ||
+        PyModule_AddIntConstant(m, "C_SQ_FP16", VINDEX_SQ_FP16) < 0 ||
+        PyModule_AddIntConstant(m, "C_SQ_BF16", VINDEX_SQ_BF16) < 0 ||
         PyModule_AddStringConstant(m, "__version__", vindex_version()) < 0)
         goto fail;
     return m;
