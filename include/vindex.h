@@ -496,6 +496,79 @@ VINDEX_API vindex_status vindex_pq_codec_of(vindex *ix, vindex_pq_codec **out);
 VINDEX_API vindex_status vindex_refine_new(vindex **out, vindex *base, vindex *refine);
 
 /* ------------------------------------------------------------------------- */
+/* Binary codes: IndexBinaryFlat, Hamming distances, IndexLSH                 */
+/* ------------------------------------------------------------------------- */
+/* A binary code of d bits is d / 8 bytes; bit j is bit (j % 8) of byte j / 8
+ * (least significant first, as Faiss). The Hamming distance between two codes
+ * is the number of bits in which they differ. Kernels: POPCNT on 64-bit words,
+ * or AVX-512 VPOPCNTDQ where the CPU has it (chosen like the float kernels;
+ * VINDEX_SIMD lowers the level).
+ *
+ * Binary indexes are their own type, vindex_binary (as Faiss's IndexBinary
+ * beside Index): vectors are codes and distances integers. */
+
+typedef struct vindex_binary vindex_binary;
+
+/* IndexBinaryFlat: exact Hamming k-NN over stored codes. d_bits: a positive
+ * multiple of 8. Labels are positions 0..ntotal-1; remove_ids renumbers the
+ * codes that follow, as IndexFlat. */
+VINDEX_API vindex_status vindex_binary_flat_new(vindex_binary **out, int d_bits);
+/* NULL is a no-op. */
+VINDEX_API void vindex_binary_free(vindex_binary *ix);
+VINDEX_API int vindex_binary_d(const vindex_binary *ix);              /* bits */
+VINDEX_API size_t vindex_binary_code_size(const vindex_binary *ix);   /* bytes */
+VINDEX_API int64_t vindex_binary_ntotal(const vindex_binary *ix);
+VINDEX_API size_t vindex_binary_memory_bytes(const vindex_binary *ix);
+/* Appends n codes (n * code_size bytes). */
+VINDEX_API vindex_status vindex_binary_add(vindex_binary *ix, size_t n, const uint8_t *codes);
+/* The k nearest codes of each of nq query codes: distances and labels nq*k
+ * each, row i sorted nearest first, ties broken by the smaller label; rows
+ * with fewer than k results are padded with label -1 and distance INT32_MAX
+ * (Faiss's padding). Batches run in parallel over queries, a single query
+ * over parts of the base; results never depend on the thread count. */
+VINDEX_API vindex_status vindex_binary_search(const vindex_binary *ix, size_t nq,
+                                              const uint8_t *queries, size_t k,
+                                              int32_t *distances, vindex_id *labels);
+/* The code with label id into out[code_size]. */
+VINDEX_API vindex_status vindex_binary_reconstruct(const vindex_binary *ix, vindex_id id,
+                                                   uint8_t *out);
+VINDEX_API vindex_status vindex_binary_remove_ids(vindex_binary *ix, const vindex_selector *sel,
+                                                  size_t *n_removed);
+VINDEX_API vindex_status vindex_binary_reset(vindex_binary *ix);
+
+/* All nq x nb Hamming distances between query codes and base codes of
+ * code_size bytes (any size): out[i * nb + j]. */
+VINDEX_API vindex_status vindex_hamming_distances(size_t nq, const uint8_t *queries, size_t nb,
+                                                  const uint8_t *codes, size_t code_size,
+                                                  int32_t *out);
+
+/* IndexLSH (Faiss: IndexLSH(d, nbits, rotate_data, train_thresholds)): float
+ * vectors stored as nbits-bit sign codes, searched by Hamming distance.
+ *  - rotate_data: vectors are first multiplied by a random rotation (Faiss's
+ *    RandomRotationMatrix(d, nbits) with seed 5: a Gaussian matrix made
+ *    orthonormal by QR; for nbits > d the first d columns of an nbits x nbits
+ *    rotation, so that the d-dimensional space is spread over nbits
+ *    directions). Without it nbits <= d and the code takes the first nbits
+ *    components.
+ *  - train_thresholds: train() sets one threshold per bit, the median of the
+ *    (rotated) training values; the index is untrained until then. Without it
+ *    the thresholds are 0 and the index is trained at construction.
+ * Bit j of a code is set when component j (rotated, minus its threshold) is
+ * >= 0. Search encodes the queries the same way and returns the Hamming
+ * distances as floats, ties by smaller label (the index reports the L2
+ * metric, as Faiss). reconstruct() decodes a code as Faiss's sa_decode: each
+ * bit to +-1, plus the thresholds, rotated back. Tunables (read only):
+ * "nbits", "rotate_data", "train_thresholds", "code_size". Labels are
+ * positions, as IndexFlat. */
+VINDEX_API vindex_status vindex_lsh_new(vindex **out, int d, int nbits, int rotate_data,
+                                        int train_thresholds);
+
+/* The packed codes of n vectors under an IndexLSH (trained), n * code_size
+ * bytes, code_size = (nbits + 7) / 8 (Faiss: sa_encode). */
+VINDEX_API vindex_status vindex_lsh_encode(const vindex *ix, size_t n, const float *x,
+                                           uint8_t *codes);
+
+/* ------------------------------------------------------------------------- */
 /* Factory strings                                                            */
 /* ------------------------------------------------------------------------- */
 
