@@ -40,6 +40,7 @@ static const char USAGE[] =
     "                     --base B --queries Q [--gt GT])\n"
     "                    [--index SPEC]... [--nprobe LIST] [--ef LIST] [--nq N]\n"
     "                    [--nsingle N] [-k K] [--train-size N] [--metric l2|ip]\n"
+    "                    [--repeat R]\n"
     "                    [--csv FILE] [--json FILE] [--markdown FILE] [--plot FILE.png]\n"
     "  Builds each index and measures memory, build time, QPS for a batch and for\n"
     "  one query per call, ms per query, p50/p99 latency and recall@1/10/100\n"
@@ -49,11 +50,17 @@ static const char USAGE[] =
     "  and /usr/bin/python3; VINDEX_PYTHON and VINDEX_PLOT_SCRIPT override them).\n"
     "  Defaults: the indexes Flat, IVF<nlist>,Flat, PQ<M>, IVF<nlist>,PQ<M>, LSH,\n"
     "  HNSW32, SQ8, IVF<nlist>,SQ8 and IVF<nlist>,PQ<2M>x4fs,RFlat (nlist: the\n"
-    "  power of two nearest sqrt(n); M: a divisor of d near d/16), --nprobe\n"
+    "  power of two nearest sqrt(n); M: a divisor of d near d/16, d/4 below 256\n"
+    "  dimensions), --nprobe\n"
     "  1,2,4,8,16,32,64, --ef 16,32,64,128,256, --nq 1000, --nsingle 200, -k 10,\n"
-    "  --train-size 20000 (0: all). --dataset fashion-mnist reads Debian's\n"
+    "  --train-size 20000 (0: all), --repeat 1 (batch QPS: the best of R runs).\n"
+    "  --dataset fashion-mnist reads Debian's\n"
     "  dataset-fashion-mnist (/usr/share/datasets/fashion-mnist): base = the\n"
-    "  60,000 training images, queries = the first --nq test images.\n";
+    "  60,000 training images, queries = the first --nq test images.\n"
+    "  Timed searches use k = -k; recall@100 comes from one more, untimed, search\n"
+    "  with k = 100 at the same setting (HNSW walks at least k candidates, so its\n"
+    "  recall@100 is that of efSearch >= 100). Indexes this vindex cannot build yet\n"
+    "  are listed as skipped.\n";
 
 #define MAX_INDEXES 32
 #define MAX_SWEEP 32
@@ -74,6 +81,7 @@ typedef struct {
 typedef struct {
     const float *xb, *xq;
     size_t nb, nq, nsingle, k, gt_k;
+    int repeat; /* batch timings: the best of this many */
     int d;
     vindex_metric metric;
     const int32_t *gt; /* nq x gt_k */
@@ -120,11 +128,16 @@ static int measure(bench *b, const vindex *ix, const vindex_search_params *sp, r
                    float *dist, vindex_id *labels, double *lat)
 {
     size_t k = b->k;
-    double t0 = timing_now();
-    if (vindex_search(ix, b->nq, b->xq, k, sp, dist, labels) != VINDEX_OK)
-        goto fail;
-    double t1 = timing_now();
-    r->qps_batch = (double)b->nq / (t1 - t0);
+    double best = INFINITY;
+    for (int rep = 0; rep < b->repeat; rep++) {
+        double t0 = timing_now();
+        if (vindex_search(ix, b->nq, b->xq, k, sp, dist, labels) != VINDEX_OK)
+            goto fail;
+        double t1 = timing_now();
+        if (t1 - t0 < best)
+            best = t1 - t0;
+    }
+    r->qps_batch = (double)b->nq / best;
     for (int a = 0; a < 3; a++)
         r->recall[a] = (size_t)AT[a] <= k && (size_t)AT[a] <= b->gt_k
                            ? recall_at(labels, k, b->gt, b->gt_k, b->nq, (size_t)AT[a])
@@ -507,7 +520,7 @@ int cmd_bench(int argc, char **argv)
     int nspecs = 0;
     int nprobe[MAX_SWEEP] = {1, 2, 4, 8, 16, 32, 64}, n_nprobe = 7;
     int ef[MAX_SWEEP] = {16, 32, 64, 128, 256}, n_ef = 5;
-    long nq = 1000, nsingle = 200, k = 10, train_size = 20000;
+    long nq = 1000, nsingle = 200, k = 10, train_size = 20000, repeat = 1;
     vindex_metric metric = VINDEX_METRIC_L2;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -536,6 +549,7 @@ int cmd_bench(int argc, char **argv)
         OPT("-k", cli_parse_long("-k", v, 1, 1 << 16, &k))
         OPT("--train-size", cli_parse_long("--train-size", v, 0, 1L << 40, &train_size))
         OPT("--metric", cli_parse_metric(v, &metric))
+        OPT("--repeat", cli_parse_long("--repeat", v, 1, 1000, &repeat))
         OPT("--nprobe", cli_parse_int_list("--nprobe", v, nprobe, MAX_SWEEP, &n_nprobe))
         OPT("--ef", cli_parse_int_list("--ef", v, ef, MAX_SWEEP, &n_ef))
         if ((r = cli_opt(argc, argv, &i, "--index", &v)) != 0) {
@@ -608,6 +622,7 @@ int cmd_bench(int argc, char **argv)
     b.k = (size_t)k < mb.n ? (size_t)k : mb.n;
     b.metric = metric;
     b.train_size = (size_t)train_size;
+    b.repeat = (int)repeat;
     b.nprobe = nprobe;
     b.n_nprobe = n_nprobe;
     b.ef = ef;
