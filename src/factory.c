@@ -11,9 +11,11 @@
  *   PQ<M>[x<nbits>]           product quantizer codes, scanned exhaustively
  *   SQ8 | SQ4 | SQfp16 ...    scalar quantizer codes
  *   HNSW<M>[,Flat]            graph over full vectors
+ *   LSH[<nbits>][r][t]        IndexLSH(d, nbits (default d), r: rotate_data,
+ *                             t: train_thresholds); L2 only, as Faiss
  *
  * Tokens that Faiss knows and vindex does not have yet (OPQ, PCA, fast-scan,
- * LSH, refinement, HNSW coarse quantizers) are refused as unsupported; an
+ * refinement, HNSW coarse quantizers) are refused as unsupported; an
  * unknown token is refused as invalid. Either way the message quotes the spec
  * and points at the token (its position in the string).
  */
@@ -152,7 +154,7 @@ static bool parse_sq(const char *t, vindex_sq_type *type)
 /* Faiss tokens vindex does not offer yet: refused as unsupported, not unknown. */
 static bool known_but_missing(const char *t)
 {
-    static const char *const prefixes[] = {"OPQ", "PCA", "RR", "L2norm", "LSH", "RFlat",
+    static const char *const prefixes[] = {"OPQ", "PCA", "RR", "L2norm", "RFlat",
                                            "Refine", "ITQ", "RQ", "LSQ", "NSG", "PRQ"};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (!strncmp(t, prefixes[i], strlen(prefixes[i])))
@@ -215,6 +217,27 @@ static vindex_status parse_ivf(parser *p, const token *t, vindex **out)
     return VINDEX_OK;
 }
 
+/* LSH[<nbits>][r][t]: Faiss's IndexLSH(d, nbits or d, rotate_data, train_thresholds). */
+static vindex_status parse_lsh(const parser *p, const token *t, vindex **out)
+{
+    const char *r = t->text + 3;
+    long nbits = p->d;
+    if (isdigit((unsigned char)*r) && (!read_count(&r, &nbits) || nbits > 1 << 20))
+        return fail_at(p, t, VINDEX_ERR_INVALID, "LSH needs a positive bit count, as in LSH256r");
+    bool rotate = *r == 'r';
+    r += rotate;
+    bool train = *r == 't';
+    r += train;
+    if (*r)
+        return fail_at(p, t, VINDEX_ERR_INVALID, "LSH takes only the suffixes r and t, as in LSHrt");
+    if (p->metric != VINDEX_METRIC_L2)
+        return fail_at(p, t, VINDEX_ERR_INVALID, "LSH needs the L2 metric");
+    vindex_status st = vindex_lsh_new(out, p->d, (int)nbits, rotate, train);
+    if (st)
+        return fail_at(p, t, st, vindex_last_error());
+    return VINDEX_OK;
+}
+
 static vindex_status parse_main(parser *p, vindex **out)
 {
     if (p->at == p->ntok)
@@ -258,6 +281,8 @@ static vindex_status parse_main(parser *p, vindex **out)
             return fail_at(p, t, st, vindex_last_error());
         return VINDEX_OK;
     }
+    if (!strncmp(s, "LSH", 3))
+        return parse_lsh(p, t, out);
     return unknown(p, t);
 }
 
@@ -328,7 +353,7 @@ static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at
 {
     const char *type = vindex_type_name(ix);
     char part[64];
-    double v1, v2;
+    double v1, v2, v3;
     vindex_sq_type sq;
     const vindex *inner = NULL;
     if (!strcmp(type, "IndexFlat")) {
@@ -341,6 +366,14 @@ static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at
         snprintf(part, sizeof part, "PQ%dx%d", (int)v1, (int)v2);
     } else if (!strcmp(type, "IndexScalarQuantizer") && !vindex_sq_type_of(ix, &sq)) {
         snprintf(part, sizeof part, "%s", sq_name(sq));
+    } else if (!strcmp(type, "IndexLSH") && !vindex_get_param(ix, "nbits", &v1) &&
+               !vindex_get_param(ix, "rotate_data", &v2) &&
+               !vindex_get_param(ix, "train_thresholds", &v3)) {
+        /* "LSH" alone when nbits == d: the form Faiss 1.7.3 parses */
+        int n = snprintf(part, sizeof part, "LSH");
+        if ((int)v1 != vindex_d(ix))
+            n += snprintf(part + n, sizeof part - (size_t)n, "%d", (int)v1);
+        snprintf(part + n, sizeof part - (size_t)n, "%s%s", v2 != 0 ? "r" : "", v3 != 0 ? "t" : "");
     } else if (!strcmp(type, "IndexHNSWFlat") && !vindex_get_param(ix, "M", &v1)) {
         snprintf(part, sizeof part, "HNSW%d", (int)v1);
     } else if (!strncmp(type, "IndexIVF", 8) && !vindex_get_param(ix, "nlist", &v1)) {

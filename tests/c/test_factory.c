@@ -46,6 +46,13 @@ static void known_specs(void **state)
     builds("SQ8_uniform", "IndexScalarQuantizer", "SQ8_uniform");
     builds("HNSW16", "IndexHNSWFlat", "HNSW16");
     builds("HNSW16,Flat", "IndexHNSWFlat", "HNSW16");
+    builds("LSH", "IndexLSH", "LSH");
+    builds("LSHr", "IndexLSH", "LSHr");
+    builds("LSHt", "IndexLSH", "LSHt");
+    builds("LSHrt", "IndexLSH", "LSHrt");
+    builds("LSH64rt", "IndexLSH", "LSH64rt");
+    builds("LSH32r", "IndexLSH", "LSHr");
+    builds("IDMap,LSH16", "IndexIDMap", "IDMap,LSH16");
 }
 
 static void factory_index_searches(void **state)
@@ -100,13 +107,18 @@ static void bad_specs(void **state)
     refused("OPQ8,PQ8", VINDEX_ERR_UNSUPPORTED, "'OPQ8'");
     refused("PQ8x4fs", VINDEX_ERR_UNSUPPORTED, "fast-scan");
     refused("IVF64_HNSW32,Flat", VINDEX_ERR_UNSUPPORTED, "HNSW");
-    refused("LSH", VINDEX_ERR_UNSUPPORTED, "'LSH'");
+    refused("LSH64", VINDEX_ERR_INVALID, "'LSH64'"); /* 64 bits of 32 dims need rotation */
+    refused("LSHx", VINDEX_ERR_INVALID, "'LSHx'");
+    refused("LSH0r", VINDEX_ERR_INVALID, "'LSH0r'");
+    refused("LSHtr", VINDEX_ERR_INVALID, "'LSHtr'");
     refused("Flat,RFlat", VINDEX_ERR_UNSUPPORTED, "'RFlat'");
     refused("HNSW32_SQ8", VINDEX_ERR_UNSUPPORTED, "'HNSW32_SQ8'");
     vindex *ix;
     assert_int_equal(vindex_factory(&ix, 0, "Flat", VINDEX_METRIC_L2), VINDEX_ERR_INVALID);
     assert_int_equal(vindex_factory(&ix, D, NULL, VINDEX_METRIC_L2), VINDEX_ERR_INVALID);
     assert_int_equal(vindex_factory(NULL, D, "Flat", VINDEX_METRIC_L2), VINDEX_ERR_INVALID);
+    assert_int_equal(vindex_factory(&ix, D, "LSH", VINDEX_METRIC_INNER_PRODUCT),
+                     VINDEX_ERR_INVALID); /* Faiss: L2 only */
     char small[4];
     ASSERT_OK(vindex_factory(&ix, D, "IVF1024,Flat", VINDEX_METRIC_L2));
     assert_int_equal(vindex_reverse_factory(ix, small, sizeof small), VINDEX_ERR_INVALID);
