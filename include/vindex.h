@@ -495,6 +495,73 @@ VINDEX_API vindex_status vindex_pq_codec_of(vindex *ix, vindex_pq_codec **out);
  * (Flat, PQ, SQ, and composites of them); otherwise VINDEX_ERR_UNSUPPORTED. */
 VINDEX_API vindex_status vindex_refine_new(vindex **out, vindex *base, vindex *refine);
 
+/* A vector transform (Faiss: VectorTransform) from d_in to d_out dimensions.
+ * Linear ones are y = A x + b with A d_out x d_in. */
+typedef struct vindex_transform vindex_transform;
+
+/* A random rotation (Faiss: RandomRotationMatrix): A has orthonormal rows
+ * (d_out <= d_in) or orthonormal columns (d_out > d_in), drawn from a
+ * Gaussian matrix by QR with the given seed. Trained on creation; with
+ * d_out == d_in it preserves L2 distances and inner products. */
+VINDEX_API vindex_status vindex_transform_random_rotation_new(vindex_transform **out, int d_in,
+                                                              int d_out, uint64_t seed);
+
+/* Scales each vector to unit L2 norm (Faiss: NormalizationTransform); zero
+ * vectors stay zero. With an inner-product index this ranks by cosine. Its
+ * reverse is the identity, as in Faiss. */
+VINDEX_API vindex_status vindex_transform_l2norm_new(vindex_transform **out, int d);
+
+/* PCA (Faiss: PCAMatrix), d_out <= d_in: train() centres the data and keeps
+ * the d_out leading eigenvectors of its covariance (LAPACK dsyevr, in double),
+ * from at most 1000 * d_in training vectors (the first ones, as Faiss). Each
+ * output component is multiplied by eigenvalue^eigen_power (0: none; -0.5
+ * whitens); random_rotation != 0 rotates the output randomly afterwards. The
+ * reverse transform exists when eigen_power is 0: mean + A^T y, the nearest
+ * point of the PCA subspace. Training needs n >= 2. */
+VINDEX_API vindex_status vindex_transform_pca_new(vindex_transform **out, int d_in, int d_out,
+                                                  float eigen_power, int random_rotation);
+
+/* OPQ (Faiss: OPQMatrix): a rotation (d_out x d_in with orthonormal rows,
+ * d_out <= d_in and a multiple of M; d_out == 0 means d_in) learnt so that
+ * the rotated vectors suit an M-part product quantizer: train() alternates
+ * training an 8-bit PQ on the rotated data and an orthogonal Procrustes solve
+ * (LAPACK dgesvd), from a random rotation, for 50 rounds (k-means runs 40
+ * iterations in the first, 4 after), as Faiss, on at most 65536 training
+ * vectors (the first ones), which must number at least 256. */
+VINDEX_API vindex_status vindex_transform_opq_new(vindex_transform **out, int d_in, int d_out,
+                                                  int M);
+
+/* Learns the transform from n vectors of d_in (a no-op for the random
+ * rotation and L2 normalisation). */
+VINDEX_API vindex_status vindex_transform_train(vindex_transform *t, size_t n, const float *x);
+/* n vectors of d_in at x into out[n * d_out] (out must not overlap x). */
+VINDEX_API vindex_status vindex_transform_apply(const vindex_transform *t, size_t n,
+                                                const float *x, float *out);
+/* The inverse for orthonormal transforms (x = A^T (y - b); PCA: see above;
+ * L2 normalisation: the identity): n vectors of d_out
+ * into out[n * d_in]; VINDEX_ERR_UNSUPPORTED when there is none. */
+VINDEX_API vindex_status vindex_transform_reverse(const vindex_transform *t, size_t n,
+                                                  const float *y, float *out);
+/* Any out-pointer may be NULL. */
+VINDEX_API vindex_status vindex_transform_info(const vindex_transform *t, int *d_in, int *d_out,
+                                               int *is_trained);
+/* The matrix A (d_out x d_in, row-major) of a trained linear transform, and b
+ * (d_out entries; zeros when there is none). Either pointer may be NULL.
+ * VINDEX_ERR_UNSUPPORTED for L2 normalisation. */
+VINDEX_API vindex_status vindex_transform_matrix(const vindex_transform *t, float *A, float *b);
+/* NULL is a no-op. Never call it on a transform owned by an index. */
+VINDEX_API void vindex_transform_free(vindex_transform *t);
+
+/* IndexPreTransform: vectors pass through `t` before reaching `index` (whose
+ * d must be t's d_out); the new index has d = t's d_in and index's metric.
+ * Ownership of both passes to it on success. train() trains t when it is not
+ * trained, then the index on transformed vectors; add, search and range_search
+ * transform in chunks (bounded memory); reconstruct reverses the transform
+ * when it can (VINDEX_ERR_UNSUPPORTED otherwise). Ids, selectors, remove_ids
+ * and tunables pass through to the index. */
+VINDEX_API vindex_status vindex_pretransform_new(vindex **out, vindex_transform *t,
+                                                 vindex *index);
+
 /* ------------------------------------------------------------------------- */
 /* Binary codes: IndexBinaryFlat, Hamming distances, IndexLSH                 */
 /* ------------------------------------------------------------------------- */

@@ -13,4 +13,9 @@
 const vindex *vx_refine_base(const vindex *ix);
 const vindex *vx_refine_refine(const vindex *ix);
 
+/* IndexPreTransform: its transform and the index it feeds; NULL when ix is not
+ * one. */
+const vindex_transform *vx_pretransform_transform(const vindex *ix);
+const vindex *vx_pretransform_index(const vindex *ix);
+
 #endif
