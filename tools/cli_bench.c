@@ -12,8 +12,8 @@
  *    (untimed) batch with k = 100 when the ground truth has 100 columns.
  * Ground truth: --gt, or exact search (vindex_knn) over the base.
  *
- * Indexes the factory refuses as VINDEX_ERR_UNSUPPORTED (LSH, fast-scan and
- * refinement until they land) are skipped with a note and picked up as soon
+
+
  * as vindex_factory builds them; so is one whose training the library refuses
  * for the data (too few vectors for the centroids, say).
  */
@@ -48,7 +48,7 @@ static const char USAGE[] =
     "  Prints a Markdown table; --csv, --json and --markdown write the results,\n"
     "  --plot draws recall@10 against QPS (matplotlib, through tools/plot_bench.py\n"
     "  and /usr/bin/python3; VINDEX_PYTHON and VINDEX_PLOT_SCRIPT override them).\n"
-    "  Defaults: the indexes Flat, IVF<nlist>,Flat, PQ<M>, IVF<nlist>,PQ<M>, LSH,\n"
+    "  Defaults: the indexes Flat, IVF<nlist>,Flat, PQ<M>, IVF<nlist>,PQ<M>, LSH<2d>rt,\n"
     "  HNSW32, SQ8, IVF<nlist>,SQ8 and IVF<nlist>,PQ<2M>x4fs,RFlat (nlist: the\n"
     "  power of two nearest sqrt(n); M: a divisor of d near d/16, d/4 below 256\n"
     "  dimensions), --nprobe\n"
@@ -669,7 +669,7 @@ int cmd_bench(int argc, char **argv)
         snprintf(spec_buf[1], 128, "IVF%d,Flat", nlist);
         snprintf(spec_buf[2], 128, "PQ%d", M);
         snprintf(spec_buf[3], 128, "IVF%d,PQ%d", nlist, M);
-        snprintf(spec_buf[4], 128, "LSH");
+        snprintf(spec_buf[4], 128, "LSH%drt", 2 * b.d); /* 2d bits, rotated, median thresholds */
         snprintf(spec_buf[5], 128, "HNSW32");
         snprintf(spec_buf[6], 128, "SQ8");
         snprintf(spec_buf[7], 128, "IVF%d,SQ8", nlist);
