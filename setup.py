@@ -69,7 +69,7 @@ extension = Extension(
     depends=sorted(glob("include/*.h") + glob("src/**/*.h", recursive=True)),
     extra_compile_args=["-std=c11", "-O3", "-fvisibility=hidden", "-D_GNU_SOURCE",
                         "-Wno-unused-parameter"] + blas_cflags,
-    extra_link_args=blas_libs + ["-lpthread", "-lm"],
+    extra_link_args=blas_libs + ["-lz", "-lpthread", "-lm"],  # zlib: crc32 (src/io)
 )
 
 

@@ -732,6 +732,56 @@ VINDEX_API vindex_status vindex_normalize_l2(size_t n, int d, float *x);
 VINDEX_API void vindex_set_blas_threshold(size_t nq);
 VINDEX_API size_t vindex_get_blas_threshold(void);
 
+/* ------------------------------------------------------------------------- */
+/* Persistence: index files and byte buffers                                  */
+/* ------------------------------------------------------------------------- */
+/* An index is saved with everything it needs to answer the same searches:
+ * vectors or codes, ids, trained state, sub-indexes (the IVF quantizer, the
+ * index an IDMap wraps) and tunables (nprobe, clustering parameters, direct
+ * map kind). The format (docs/FORMAT.md) has magic bytes, a format version,
+ * little-endian fields, and a CRC-32 for every section; a reader verifies all
+ * of it before building anything, so a damaged or hostile file gives
+ * VINDEX_ERR_CORRUPT (a newer format version VINDEX_ERR_UNSUPPORTED, naming
+ * both versions), never a crash, and never an allocation larger than the
+ * file. Families written so far: IndexFlat, IndexIDMap, IndexIDMap2,
+ * IndexIVFFlat; others give VINDEX_ERR_UNSUPPORTED. */
+
+/* Read the big arrays (Flat vectors) in place from a read-only mapping of the
+ * file instead of copying them: opening costs no copy and the pages are
+ * shared. Searches give the same results as after a copying read. The index
+ * is read-only where it is mapped: add and remove_ids on a mapped Flat index
+ * (or a composite over one) fail with VINDEX_ERR_UNSUPPORTED; reset drops the
+ * mapping. The file must not be modified while the index lives (vindex_write
+ * never modifies a file: it replaces it). */
+#define VINDEX_IO_MMAP 1u
+
+/* Writes ix to path atomically: into a temporary file in the same directory,
+ * fsync, rename over path, fsync of the directory. A crash leaves either the
+ * old file or the new one, never a part. VINDEX_ERR_IO with the system's
+ * message on failure (the temporary file is removed). */
+VINDEX_API vindex_status vindex_write(const vindex *ix, const char *path);
+
+/* Reads an index written by vindex_write (flags: 0 or VINDEX_IO_MMAP). */
+VINDEX_API vindex_status vindex_read(vindex **out, const char *path, unsigned flags);
+
+/* The same bytes as the file, in memory. vindex_serialize allocates *buf
+ * (*len bytes; free it with vindex_buffer_free). vindex_serialize_into writes
+ * into the caller's buf of cap bytes; *len gets the size needed, and when cap
+ * is smaller nothing is written and VINDEX_ERR_INVALID returned (so a call
+ * with cap 0 asks for the size). */
+VINDEX_API vindex_status vindex_serialize(const vindex *ix, void **buf, size_t *len);
+VINDEX_API vindex_status vindex_serialize_into(const vindex *ix, void *buf, size_t cap,
+                                               size_t *len);
+VINDEX_API void vindex_buffer_free(void *buf);
+
+/* Reads an index from len bytes at buf (any alignment; copied, never used in
+ * place, so buf may be freed afterwards). */
+VINDEX_API vindex_status vindex_deserialize(vindex **out, const void *buf, size_t len);
+
+/* The index an IndexIDMap / IndexIDMap2 wraps, still owned by it (for reading;
+ * change it only through the wrapper). */
+VINDEX_API vindex_status vindex_idmap_index(const vindex *ix, vindex **out);
+
 #ifdef __cplusplus
 }
 #endif

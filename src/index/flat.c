@@ -24,6 +24,7 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../io/registry.h"
 #include "../simd/kernels.h"
 #include "brute.h"
 #include "index.h"
@@ -43,7 +44,9 @@ typedef struct flat {
     int head_dim;    /* d when not split */
     float *norms;    /* cap; L2 only */
     size_t cap;
-    bool borrowed;   /* head belongs to the caller (vx_flat_borrow) */
+    bool borrowed;   /* head belongs to the caller (vx_flat_borrow), or every array
+                        lies in `map` (read with VINDEX_IO_MMAP): read-only */
+    vx_mapping *map; /* the file mapping the arrays lie in, or NULL */
 } flat;
 
 static const vx_index_ops flat_ops;
@@ -167,6 +170,10 @@ static vindex_status flat_add(vindex *ix, size_t n, const float *x, const vindex
     (void)ids; /* never set: IndexFlat does not support ids */
     flat *f = (flat *)ix;
     size_t d = (size_t)ix->d, at = (size_t)ix->ntotal;
+    if (f->map)
+        return vx_fail(VINDEX_ERR_UNSUPPORTED,
+                       "add: this IndexFlat was read with VINDEX_IO_MMAP and is read-only (its "
+                       "vectors lie in the mapped file); read it without the flag to change it");
     if (f->borrowed)
         return vx_index_unsupported(ix, "add to a borrowed view");
     bool first = f->head_dim == 0;
@@ -252,6 +259,13 @@ static vindex_status flat_reconstruct(const vindex *ix, vindex_id id, float *out
 static vindex_status flat_remove_ids(vindex *ix, const vindex_selector *sel, size_t *n_removed)
 {
     flat *f = (flat *)ix;
+    if (f->map)
+        return vx_fail(VINDEX_ERR_UNSUPPORTED,
+                       "remove_ids: this IndexFlat was read with VINDEX_IO_MMAP and is "
+                       "read-only (its vectors lie in the mapped file); read it without the "
+                       "flag to change it");
+    if (f->borrowed)
+        return vx_index_unsupported(ix, "remove_ids from a borrowed view");
     size_t hd = (size_t)f->head_dim, td = (size_t)ix->d - hd;
     size_t n = (size_t)ix->ntotal, kept = 0;
     for (size_t i = 0; i < n; i++) {
@@ -275,11 +289,16 @@ static vindex_status flat_remove_ids(vindex *ix, const vindex_selector *sel, siz
 static void flat_reset(vindex *ix)
 {
     flat *f = (flat *)ix;
-    if (!f->borrowed)
-        vx_free(f->head);
-    vx_free(f->tail);
-    vx_free(f->norms);
-    vx_free(f->perm);
+    if (f->map) { /* every array lies in the mapping */
+        vx_mapping_release(f->map);
+        f->map = NULL;
+    } else {
+        if (!f->borrowed)
+            vx_free(f->head);
+        vx_free(f->tail);
+        vx_free(f->norms);
+        vx_free(f->perm);
+    }
     f->head = f->tail = f->norms = NULL;
     f->perm = NULL;
     f->head_dim = 0;
@@ -301,6 +320,133 @@ static size_t flat_memory(const vindex *ix)
            (f->norms ? f->cap * sizeof(float) : 0) + (f->perm ? (size_t)ix->d * sizeof(int32_t) : 0);
 }
 
+/* ---- persistence (docs/FORMAT.md, "IndexFlat") ---------------------------- */
+
+#define TAG_FLAT_META VX_TAG('F', 'L', 'T', 'M')
+#define TAG_FLAT_VECS VX_TAG('V', 'E', 'C', 'S')
+#define TAG_FLAT_PERM VX_TAG('P', 'E', 'R', 'M')
+#define TAG_FLAT_HEAD VX_TAG('H', 'E', 'A', 'D')
+#define TAG_FLAT_TAIL VX_TAG('T', 'A', 'I', 'L')
+#define TAG_FLAT_NORM VX_TAG('N', 'O', 'R', 'M')
+
+static vindex_status flat_write(const vindex *ix, vx_writer *w)
+{
+    const flat *f = (const flat *)ix;
+    size_t n = (size_t)ix->ntotal, d = (size_t)ix->d, hd = (size_t)f->head_dim;
+    vx_io_write_index_header(w, ix, VX_FAMILY_FLAT);
+    vx_writer_begin(w, TAG_FLAT_META);
+    vx_writer_u32(w, (uint32_t)hd);
+    vx_writer_u32(w, f->perm ? 1u : 0u);
+    vx_writer_u32(w, f->norms ? 1u : 0u);
+    vx_writer_end(w);
+    if (f->perm) {
+        vx_writer_array(w, TAG_FLAT_PERM, f->perm, d, sizeof(int32_t));
+        vx_writer_array(w, TAG_FLAT_HEAD, f->head, n * hd, sizeof(float));
+        vx_writer_array(w, TAG_FLAT_TAIL, f->tail, n * (d - hd), sizeof(float));
+    } else {
+        vx_writer_array(w, TAG_FLAT_VECS, f->head, n * d, sizeof(float));
+    }
+    if (f->norms)
+        vx_writer_array(w, TAG_FLAT_NORM, f->norms, n, sizeof(float));
+    return vx_writer_status(w);
+}
+
+static bool all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
+/* n rows of `width` floats: the element count and row size, or CORRUPT. */
+static vindex_status rows_array(vx_reader *r, uint32_t tag, size_t n, size_t width, bool *ip,
+                                float **out)
+{
+    void *p;
+    vindex_status st = vx_reader_array(r, tag, n, width * sizeof(float), &p, ip);
+    *out = p;
+    if (!st && !all_finite(*out, n * width))
+        st = vx_io_corrupt("IndexFlat: a stored vector has a NaN or infinite component");
+    return st;
+}
+
+vindex_status vx_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    vx_cursor c;
+    uint32_t hd, split, has_norms;
+    vindex_status st;
+    if ((st = vx_reader_section(r, TAG_FLAT_META, &c)) || (st = vx_cursor_u32(&c, &hd)) ||
+        (st = vx_cursor_u32(&c, &split)) || (st = vx_cursor_u32(&c, &has_norms)) ||
+        (st = vx_cursor_done(&c)))
+        return st;
+    const size_t n = (size_t)h->ntotal, d = (size_t)h->d;
+    const bool l2 = h->metric == VINDEX_METRIC_L2;
+    if (!h->is_trained || split > 1 || has_norms > 1 || (has_norms && !l2) || hd > d ||
+        (hd == 0 && (n > 0 || split)) || (split && (hd == d || !l2)) ||
+        (!split && hd != 0 && hd != d))
+        return vx_io_corrupt("IndexFlat: inconsistent layout (d %zu, head_dim %u, split %u, "
+                             "norms %u, ntotal %zu)",
+                             d, hd, split, has_norms, n);
+    if ((st = vindex_flat_new(out, h->d, h->metric)))
+        return st;
+    flat *f = (flat *)*out;
+    /* In place only when every array is non-empty, so that all or none are. */
+    bool mapped = vx_reader_in_place(r) && n > 0, ip = false;
+    bool *want = mapped ? &ip : NULL;
+    f->head_dim = (int)hd;
+    if (split) {
+        void *perm;
+        if ((st = vx_reader_array(r, TAG_FLAT_PERM, d, sizeof(int32_t), &perm, want)))
+            goto fail;
+        f->perm = perm;
+        /* a permutation of 0..d-1, or reconstruct would write out of bounds */
+        uint8_t *seen = vx_calloc(d, 1);
+        if (!seen) {
+            st = VINDEX_ERR_NOMEM;
+            goto fail;
+        }
+        for (size_t t = 0; t < d && !st; t++) {
+            int32_t v = f->perm[t];
+            if (v < 0 || (size_t)v >= d || seen[v])
+                st = vx_io_corrupt("IndexFlat: the dimension order is not a permutation");
+            else
+                seen[v] = 1;
+        }
+        vx_free(seen);
+        if (st || (st = rows_array(r, TAG_FLAT_HEAD, n, hd, want, &f->head)) ||
+            (st = rows_array(r, TAG_FLAT_TAIL, n, d - hd, want, &f->tail)))
+            goto fail;
+    } else if ((st = rows_array(r, TAG_FLAT_VECS, n, d, want, &f->head))) {
+        goto fail;
+    }
+    if (has_norms) {
+        void *norms;
+        if ((st = vx_reader_array(r, TAG_FLAT_NORM, n, sizeof(float), &norms, want)))
+            goto fail;
+        f->norms = norms;
+    }
+    if (mapped) {
+        f->map = vx_mapping_ref(vx_reader_mapping(r));
+        f->borrowed = true;
+    } else {
+        f->cap = n;
+    }
+    (*out)->ntotal = (int64_t)n;
+    return VINDEX_OK;
+fail:
+    if (mapped) { /* nothing of the mapping is ours to free */
+        f->head = f->tail = f->norms = NULL;
+        f->perm = NULL;
+    }
+    vindex_free(*out);
+    *out = NULL;
+    return st;
+}
+
 static const vx_index_ops flat_ops = {
     .type_name = "IndexFlat",
     .add = flat_add,
@@ -311,6 +457,7 @@ static const vx_index_ops flat_ops = {
     .reset = flat_reset,
     .destroy = flat_destroy,
     .memory_bytes = flat_memory,
+    .write = flat_write,
 };
 
 VINDEX_API vindex_status vindex_flat_new(vindex **out, int d, vindex_metric metric)

@@ -14,6 +14,7 @@
 #include "../core/error.h"
 #include "../core/idhash.h"
 #include "../core/selector.h"
+#include "../io/registry.h"
 #include "index.h"
 
 typedef struct idmap {
@@ -203,13 +204,95 @@ static vindex_status idmap_get_param(const vindex *ix, const char *name, double 
     return vindex_get_param(((const idmap *)ix)->sub, name, value);
 }
 
+/* ---- persistence (docs/FORMAT.md, "IndexIDMap") --------------------------- */
+
+#define TAG_IDMAP_IDS VX_TAG('I', 'D', 'S', ' ')
+
+static const vx_index_ops idmap_ops, idmap2_ops;
+
+/* INDX, the wrapped index (nested), then the ids by position. */
+static vindex_status idmap_write(const vindex *ix, vx_writer *w)
+{
+    const idmap *m = (const idmap *)ix;
+    vx_io_write_index_header(w, ix, ix->ops == &idmap2_ops ? VX_FAMILY_IDMAP2 : VX_FAMILY_IDMAP);
+    vindex_status st = vx_io_write_index(w, m->sub);
+    if (st)
+        return st;
+    vx_writer_array(w, TAG_IDMAP_IDS, m->id_map, (size_t)ix->ntotal, sizeof(vindex_id));
+    return vx_writer_status(w);
+}
+
+static vindex_status idmap_read(vx_reader *r, const vx_io_index_header *h, vindex **out,
+                                const vx_index_ops *ops)
+{
+    vindex *sub;
+    vindex_status st = vx_io_read_index(r, &sub);
+    if (st)
+        return st;
+    if (sub->ops->supports_ids || !sub->ops->remove_ids || sub->d != h->d ||
+        sub->metric != h->metric || sub->ntotal != h->ntotal) {
+        st = vx_io_corrupt("%s: it cannot wrap the %s stored in it (d %d, ntotal %lld)",
+                           ops->type_name, sub->ops->type_name, sub->d, (long long)sub->ntotal);
+        vindex_free(sub);
+        return st;
+    }
+    idmap *m = vx_calloc(1, sizeof *m);
+    if (!m) {
+        vindex_free(sub);
+        return VINDEX_ERR_NOMEM;
+    }
+    vx_index_init(&m->base, ops, sub->d, sub->metric, sub->is_trained);
+    m->sub = sub;
+    vx_idhash_init(&m->positions);
+    *out = &m->base; /* freed by the caller on failure */
+    const size_t n = (size_t)sub->ntotal;
+    void *ids;
+    if ((st = vx_reader_array(r, TAG_IDMAP_IDS, n, sizeof(vindex_id), &ids, NULL)))
+        return st;
+    m->id_map = ids;
+    m->cap = n;
+    if (vx_idhash_reserve(&m->positions, n) != VINDEX_OK)
+        return vx_fail(VINDEX_ERR_NOMEM, "read: out of memory for %zu ids", n);
+    for (size_t i = 0; i < n; i++) {
+        vindex_id id = m->id_map[i];
+        if (id == -1 || id == VX_IDHASH_EMPTY || vx_idhash_get(&m->positions, id, NULL))
+            return vx_io_corrupt("%s: id %lld (at %zu) is reserved or repeated",
+                                 ops->type_name, (long long)id, i);
+        vx_idhash_put(&m->positions, id, (int64_t)i);
+    }
+    m->base.ntotal = (int64_t)n;
+    return VINDEX_OK;
+}
+
+vindex_status vx_idmap_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    return idmap_read(r, h, out, &idmap_ops);
+}
+
+vindex_status vx_idmap2_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    return idmap_read(r, h, out, &idmap2_ops);
+}
+
+VINDEX_API vindex_status vindex_idmap_index(const vindex *ix, vindex **out)
+{
+    vx_clear_error();
+    if (!ix || !out)
+        return vx_fail(VINDEX_ERR_INVALID, "idmap_index: %s is NULL", ix ? "out" : "index");
+    if (ix->ops != &idmap_ops && ix->ops != &idmap2_ops)
+        return vx_fail(VINDEX_ERR_UNSUPPORTED, "idmap_index: %s is not an IndexIDMap",
+                       ix->ops->type_name);
+    *out = ((const idmap *)ix)->sub;
+    return VINDEX_OK;
+}
+
 #define IDMAP_OPS(name_, reconstruct_)                                                         \
     {                                                                                          \
         .type_name = name_, .train = idmap_train, .add = idmap_add, .supports_ids = true,     \
         .search = idmap_search, .range_search = idmap_range_search,                           \
         .reconstruct = reconstruct_, .remove_ids = idmap_remove_ids, .reset = idmap_reset,     \
         .destroy = idmap_destroy, .memory_bytes = idmap_memory,                                \
-        .set_param = idmap_set_param, .get_param = idmap_get_param,                            \
+        .set_param = idmap_set_param, .get_param = idmap_get_param, .write = idmap_write,      \
     }
 
 /* IDMap keeps no way back from ids to positions in its contract (as Faiss), so

@@ -18,6 +18,8 @@
 #include "../core/range.h"
 #include "vindex.h"
 
+typedef struct vx_writer vx_writer; /* io/format.h */
+
 typedef struct vx_index_ops {
     const char *type_name; /* Faiss class name */
     /* NULL: the family needs no training (train is a no-op). */
@@ -39,6 +41,11 @@ typedef struct vx_index_ops {
     /* NULL or VINDEX_ERR_NOT_FOUND for names the family does not know. */
     vindex_status (*set_param)(vindex *ix, const char *name, double value);
     vindex_status (*get_param)(const vindex *ix, const char *name, double *value);
+    /* Persistence (io/format.h, docs/FORMAT.md): writes the index's sections,
+     * starting with vx_io_write_index_header(w, ix, its family tag). NULL: the
+     * family cannot be written yet. Its reader is registered by that tag in
+     * io/registry.c. */
+    vindex_status (*write)(const vindex *ix, vx_writer *w);
 } vx_index_ops;
 
 struct vindex {

@@ -41,6 +41,8 @@
 #include "index.h"
 
 typedef struct vx_ivf vx_ivf;
+typedef struct vx_reader vx_reader; /* io/format.h */
+struct vx_io_index_header;
 
 typedef struct vx_ivf_list {
     uint8_t *codes;  /* cap * code_size bytes */
@@ -79,6 +81,13 @@ typedef struct vx_ivf_family {
     bool (*codec_equal)(const vx_ivf *a, const vx_ivf *b);
     void (*destroy_codec)(vx_ivf *ivf);
     size_t (*codec_memory)(const vx_ivf *ivf);
+
+    /* Persistence (docs/FORMAT.md, "IVF families"). io_tag: the family tag of
+     * the INDX section (io/registry.h); 0: the family cannot be written yet.
+     * write_codec (NULL: no codec state) writes the codec's sections, which
+     * the family's vx_ivf_make_fn reads back. */
+    uint32_t io_tag;
+    vindex_status (*write_codec)(const vx_ivf *ivf, vx_writer *w);
 } vx_ivf_family;
 
 enum { VX_IVF_SCAN_BLOCK = 256 };
@@ -128,13 +137,27 @@ size_t vx_ivf_memory(const vindex *ix);
 vindex_status vx_ivf_set_param(vindex *ix, const char *name, double value);
 vindex_status vx_ivf_get_param(const vindex *ix, const char *name, double *value);
 
+/* Persistence (io/ivf_io.c). vx_ivf_write is every IVF family's write op: the
+ * INDX section, the IVF parameters, the quantizer (nested), the family's
+ * write_codec sections, then the lists. A family's reader (registered by
+ * io_tag in io/registry.c) is vx_ivf_read with a make function: given the
+ * quantizer just read (owned by the new index on success, left to the caller
+ * on failure), nlist and the header, it reads the codec's sections and builds
+ * the empty index; vx_ivf_read then restores the lists, nprobe, clustering
+ * parameters and direct map. */
+typedef vindex_status (*vx_ivf_make_fn)(vx_reader *r, const struct vx_io_index_header *h,
+                                        vindex *quantizer, size_t nlist, vindex **out);
+vindex_status vx_ivf_write(const vindex *ix, vx_writer *w);
+vindex_status vx_ivf_read(vx_reader *r, const struct vx_io_index_header *h, vx_ivf_make_fn make,
+                          vindex **out);
+
 #define VX_IVF_OPS(name_)                                                                      \
     {                                                                                          \
         .type_name = name_, .train = vx_ivf_train, .add = vx_ivf_add, .supports_ids = true,   \
         .search = vx_ivf_search, .range_search = vx_ivf_range_search,                         \
         .reconstruct = vx_ivf_reconstruct, .remove_ids = vx_ivf_remove_ids,                   \
         .reset = vx_ivf_reset, .destroy = vx_ivf_destroy, .memory_bytes = vx_ivf_memory,       \
-        .set_param = vx_ivf_set_param, .get_param = vx_ivf_get_param,                         \
+        .set_param = vx_ivf_set_param, .get_param = vx_ivf_get_param, .write = vx_ivf_write,  \
     }
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../io/registry.h"
 #include "../simd/kernels.h"
 #include "ivf.h"
 
@@ -93,7 +94,21 @@ static const vx_ivf_family ivf_flat_family = {
     .set_list = ivf_flat_set_list,
     .scores = ivf_flat_scores,
     .score_tile = ivf_flat_score_tile,
+    .io_tag = VX_FAMILY_IVF_FLAT,
 };
+
+/* No codec state: the IVF core's sections are the whole index. */
+static vindex_status ivf_flat_make(vx_reader *r, const vx_io_index_header *h, vindex *quantizer,
+                                   size_t nlist, vindex **out)
+{
+    (void)r;
+    return vindex_ivf_flat_new(out, quantizer, h->d, nlist, h->metric);
+}
+
+vindex_status vx_ivf_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    return vx_ivf_read(r, h, ivf_flat_make, out);
+}
 
 VINDEX_API vindex_status vindex_ivf_flat_new(vindex **out, vindex *quantizer, int d,
                                              size_t nlist, vindex_metric metric)

@@ -1,0 +1,212 @@
+/*
+ * Persistence of the IVF core, shared by every IVF family (docs/FORMAT.md,
+ * "IVF families"). Sections after the INDX section:
+ *
+ *   IVFM   nlist, nprobe, code_size, direct map kind, clustering parameters
+ *   INDX.. the coarse quantizer, nested
+ *   ....   the family's codec sections (write_codec; read by its make function)
+ *   ILSZ   nlist u64: entries per list
+ *   ICOD   the lists' codes, list after list (sum of sizes x code_size bytes)
+ *   IIDS   the lists' ids, list after list (sum of sizes int64)
+ *
+ * The direct map is not stored: it is rebuilt from the lists on reading,
+ * which also checks what it needs (ids unique; 0..ntotal-1 for an array).
+ * Lists are always copied into their own allocations, also with
+ * VINDEX_IO_MMAP (the quantizer's centroids, a Flat index, are used in place).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "../index/ivf.h"
+#include "format.h"
+
+#define TAG_IVF_META VX_TAG('I', 'V', 'F', 'M')
+#define TAG_IVF_SIZES VX_TAG('I', 'L', 'S', 'Z')
+#define TAG_IVF_CODES VX_TAG('I', 'C', 'O', 'D')
+#define TAG_IVF_IDS VX_TAG('I', 'I', 'D', 'S')
+
+vindex_status vx_ivf_write(const vindex *ix, vx_writer *w)
+{
+    const vx_ivf *ivf = (const vx_ivf *)ix;
+    if (!ivf->fam->io_tag)
+        return vx_fail(VINDEX_ERR_UNSUPPORTED,
+                       "write: %s cannot be written to a file yet (no serializer for its codec)",
+                       ix->ops->type_name);
+    const vindex_kmeans_params *cp = &ivf->cp;
+    vx_io_write_index_header(w, ix, ivf->fam->io_tag);
+    vx_writer_begin(w, TAG_IVF_META);
+    vx_writer_u64(w, ivf->nlist);
+    vx_writer_u64(w, ivf->nprobe);
+    vx_writer_u64(w, ivf->code_size);
+    vx_writer_u32(w, (uint32_t)ivf->dm_kind);
+    vx_writer_u32(w, (uint32_t)cp->niter);
+    vx_writer_u32(w, (uint32_t)cp->nredo);
+    vx_writer_u32(w, (uint32_t)cp->spherical);
+    vx_writer_u32(w, (uint32_t)cp->max_points_per_centroid);
+    vx_writer_u32(w, (uint32_t)cp->min_points_per_centroid);
+    vx_writer_u32(w, (uint32_t)cp->init);
+    vx_writer_u32(w, (uint32_t)cp->verbose);
+    vx_writer_i64(w, cp->seed);
+    vx_writer_end(w);
+    vindex_status st = vx_io_write_index(w, ivf->quantizer);
+    if (!st && ivf->fam->write_codec)
+        st = ivf->fam->write_codec(ivf, w);
+    if (st)
+        return st;
+    vx_writer_begin(w, TAG_IVF_SIZES);
+    for (size_t l = 0; l < ivf->nlist; l++)
+        vx_writer_u64(w, ivf->lists[l].n);
+    vx_writer_end(w);
+    vx_writer_begin(w, TAG_IVF_CODES);
+    for (size_t l = 0; l < ivf->nlist; l++)
+        vx_writer_ref(w, ivf->lists[l].codes, ivf->lists[l].n * ivf->code_size);
+    vx_writer_end(w);
+    vx_writer_begin(w, TAG_IVF_IDS);
+    for (size_t l = 0; l < ivf->nlist; l++)
+        vx_writer_ref(w, ivf->lists[l].ids, ivf->lists[l].n * sizeof(vindex_id));
+    vx_writer_end(w);
+    return vx_writer_status(w);
+}
+
+/* The IVFM fields, as read. */
+typedef struct ivf_meta {
+    uint64_t nlist, nprobe, code_size;
+    uint32_t dm_kind, niter, nredo, spherical, max_ppc, min_ppc, init, verbose;
+    int64_t seed;
+} ivf_meta;
+
+static vindex_status read_meta(vx_reader *r, ivf_meta *m)
+{
+    vx_cursor c;
+    vindex_status st;
+    if ((st = vx_reader_section(r, TAG_IVF_META, &c)) || (st = vx_cursor_u64(&c, &m->nlist)) ||
+        (st = vx_cursor_u64(&c, &m->nprobe)) || (st = vx_cursor_u64(&c, &m->code_size)) ||
+        (st = vx_cursor_u32(&c, &m->dm_kind)) || (st = vx_cursor_u32(&c, &m->niter)) ||
+        (st = vx_cursor_u32(&c, &m->nredo)) || (st = vx_cursor_u32(&c, &m->spherical)) ||
+        (st = vx_cursor_u32(&c, &m->max_ppc)) || (st = vx_cursor_u32(&c, &m->min_ppc)) ||
+        (st = vx_cursor_u32(&c, &m->init)) || (st = vx_cursor_u32(&c, &m->verbose)) ||
+        (st = vx_cursor_i64(&c, &m->seed)) || (st = vx_cursor_done(&c)))
+        return st;
+    return VINDEX_OK;
+}
+
+/* nprobe and the clustering parameters, validated as set_param does. */
+static vindex_status restore_params(vindex *ix, const ivf_meta *m)
+{
+    vx_ivf *ivf = (vx_ivf *)ix;
+    const struct {
+        const char *name;
+        uint64_t value;
+    } p[] = {
+        {"nprobe", m->nprobe},        {"cp.niter", m->niter},
+        {"cp.nredo", m->nredo},       {"cp.spherical", m->spherical},
+        {"cp.max_points_per_centroid", m->max_ppc},
+        {"cp.min_points_per_centroid", m->min_ppc},
+        {"cp.verbose", m->verbose},
+    };
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        if (p[i].value > INT32_MAX || vx_ivf_set_param(ix, p[i].name, (double)p[i].value))
+            return vx_io_corrupt("%s: parameter %s = %llu is out of range",
+                                 ix->ops->type_name, p[i].name,
+                                 (unsigned long long)p[i].value);
+    if (m->init > VINDEX_KMEANS_INIT_PLUSPLUS)
+        return vx_io_corrupt("%s: unknown k-means initialisation %u", ix->ops->type_name,
+                             m->init);
+    ivf->cp.init = (vindex_kmeans_init)m->init;
+    ivf->cp.seed = m->seed;
+    return VINDEX_OK;
+}
+
+/* The lists from ILSZ, ICOD and IIDS. */
+static vindex_status read_lists(vx_reader *r, vx_ivf *ivf, int64_t ntotal)
+{
+    const size_t nlist = ivf->nlist, cs = ivf->code_size;
+    const void *sizes_p, *codes_p, *ids_p;
+    vindex_status st = vx_reader_view(r, TAG_IVF_SIZES, nlist, sizeof(uint64_t), &sizes_p);
+    if (st)
+        return st;
+    const uint8_t *sizes = sizes_p;
+    uint64_t total = 0;
+    for (size_t l = 0; l < nlist; l++) {
+        uint64_t n;
+        memcpy(&n, sizes + l * sizeof n, sizeof n);
+        if (n > UINT32_MAX || __builtin_add_overflow(total, n, &total))
+            return vx_io_corrupt("%s: list %zu claims %llu entries", ivf->base.ops->type_name,
+                                 l, (unsigned long long)n);
+    }
+    if (total != (uint64_t)ntotal)
+        return vx_io_corrupt("%s: the lists hold %llu entries, the index %lld",
+                             ivf->base.ops->type_name, (unsigned long long)total,
+                             (long long)ntotal);
+    /* the sections' exact sizes bound every allocation below */
+    if ((st = vx_reader_view(r, TAG_IVF_CODES, (size_t)total, cs, &codes_p)) ||
+        (st = vx_reader_view(r, TAG_IVF_IDS, (size_t)total, sizeof(vindex_id), &ids_p)))
+        return st;
+    const uint8_t *codes = codes_p, *ids = ids_p;
+    for (size_t l = 0; l < nlist; l++) {
+        uint64_t n;
+        memcpy(&n, sizes + l * sizeof n, sizeof n);
+        if (n == 0)
+            continue;
+        vx_ivf_list *L = &ivf->lists[l];
+        L->codes = vx_alloc((size_t)n, cs);
+        L->ids = vx_alloc((size_t)n, sizeof(vindex_id));
+        if (!L->codes || !L->ids) /* freed with the index */
+            return vx_fail(VINDEX_ERR_NOMEM, "read: out of memory for inverted list %zu", l);
+        L->cap = L->n = (size_t)n;
+        memcpy(L->codes, codes, (size_t)n * cs);
+        memcpy(L->ids, ids, (size_t)n * sizeof(vindex_id));
+        codes += (size_t)n * cs;
+        ids += (size_t)n * sizeof(vindex_id);
+    }
+    ivf->base.ntotal = ntotal;
+    return VINDEX_OK;
+}
+
+/* CORRUPT, with the message of the failure just recorded. */
+static vindex_status corrupt_from_last(const char *what)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", vindex_last_error());
+    return vx_io_corrupt("%s: %s", what, msg);
+}
+
+vindex_status vx_ivf_read(vx_reader *r, const vx_io_index_header *h, vx_ivf_make_fn make,
+                          vindex **out)
+{
+    *out = NULL;
+    ivf_meta m;
+    vindex_status st = read_meta(r, &m);
+    if (st)
+        return st;
+    /* nlist list headers are allocated before the lists are read: ILSZ, with 8
+     * bytes per list, must fit in what is left of the file. */
+    if (m.nlist == 0 || m.nlist > INT32_MAX || m.nlist > vx_reader_remaining(r) / 8 ||
+        m.dm_kind > VINDEX_DIRECT_MAP_HASH)
+        return vx_io_corrupt("IVF: bad parameters (nlist %llu, direct map kind %u)",
+                             (unsigned long long)m.nlist, m.dm_kind);
+    vindex *quantizer;
+    if ((st = vx_io_read_index(r, &quantizer)))
+        return st;
+    vindex *ix = NULL;
+    if ((st = make(r, h, quantizer, (size_t)m.nlist, &ix))) {
+        vindex_free(quantizer);
+        if (st == VINDEX_ERR_NOMEM || st == VINDEX_ERR_CORRUPT)
+            return st;
+        return corrupt_from_last("IVF");
+    }
+    vx_ivf *ivf = (vx_ivf *)ix;
+    *out = ix; /* freed by the caller on failure */
+    if (ivf->code_size != m.code_size)
+        return vx_io_corrupt("%s: code size %llu where the family makes %zu",
+                             ix->ops->type_name, (unsigned long long)m.code_size,
+                             ivf->code_size);
+    if ((st = restore_params(ix, &m)) || (st = read_lists(r, ivf, h->ntotal)))
+        return st;
+    if (m.dm_kind != VINDEX_DIRECT_MAP_NONE &&
+        (st = vindex_ivf_make_direct_map(ix, (vindex_direct_map)m.dm_kind)))
+        return st == VINDEX_ERR_NOMEM ? st : corrupt_from_last("IVF");
+    return VINDEX_OK;
+}

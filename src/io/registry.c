@@ -1,0 +1,17 @@
+/* The table of family readers, keyed by the family tag of the INDX section. */
+#include "registry.h"
+
+static const vx_io_family families[] = {
+    {VX_FAMILY_FLAT, "IndexFlat", vx_flat_read},
+    {VX_FAMILY_IDMAP, "IndexIDMap", vx_idmap_read},
+    {VX_FAMILY_IDMAP2, "IndexIDMap2", vx_idmap2_read},
+    {VX_FAMILY_IVF_FLAT, "IndexIVFFlat", vx_ivf_flat_read},
+};
+
+const vx_io_family *vx_io_family_of(uint32_t tag)
+{
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (families[i].tag == tag)
+            return &families[i];
+    return NULL;
+}

@@ -1,0 +1,612 @@
+/* Persistence: every family round-trips through a file, bytes and a mapping
+ * with bitwise-identical results; files cross processes; newer versions are
+ * refused; damaged, truncated and crafted input gives an error, never a crash
+ * (run under ASan: make check-sanitize). */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "index/flat.h"
+#include "io/format.h"
+#include "io/registry.h"
+
+enum kind {
+    K_FLAT_L2,
+    K_FLAT_SPLIT,
+    K_FLAT_IP,
+    K_IDMAP,
+    K_IDMAP2,
+    K_IVF,
+    K_IVF_ARRAY,
+    K_IVF_HASH_IP,
+    K_COUNT
+};
+
+static const char *kind_name[K_COUNT] = {"Flat L2",  "Flat L2 split", "Flat IP",
+                                         "IDMap",    "IDMap2",        "IVFFlat",
+                                         "IVFFlat array map", "IVFFlat IP hash map"};
+
+enum { NQ = 7, K = 5 };
+
+static int kind_d(enum kind k) { return k == K_FLAT_SPLIT ? 64 : 8; }
+
+/* A small index of each family, built deterministically. */
+static vindex *build(enum kind k)
+{
+    const int d = kind_d(k);
+    const size_t n = 20;
+    float *x = tu_clustered_vectors(n, d, 4, 77 + (uint64_t)k);
+    vindex_id ids[20];
+    for (size_t i = 0; i < n; i++)
+        ids[i] = 1000 - 7 * (vindex_id)i;
+    vindex *ix = NULL, *sub = NULL;
+    switch (k) {
+    case K_FLAT_L2:
+    case K_FLAT_SPLIT:
+    case K_FLAT_IP: {
+        size_t saved = vx_flat_split_min_bytes;
+        if (k == K_FLAT_SPLIT)
+            vx_flat_split_min_bytes = 0;
+        ASSERT_OK(vindex_flat_new(&ix, d, k == K_FLAT_IP ? VINDEX_METRIC_INNER_PRODUCT
+                                                         : VINDEX_METRIC_L2));
+        ASSERT_OK(vindex_add(ix, n, x));
+        vx_flat_split_min_bytes = saved;
+        break;
+    }
+    case K_IDMAP:
+    case K_IDMAP2:
+        ASSERT_OK(vindex_flat_new(&sub, d, VINDEX_METRIC_L2));
+        ASSERT_OK(k == K_IDMAP ? vindex_idmap_new(&ix, sub) : vindex_idmap2_new(&ix, sub));
+        ASSERT_OK(vindex_add_with_ids(ix, n, x, ids));
+        break;
+    case K_IVF:
+    case K_IVF_ARRAY:
+    case K_IVF_HASH_IP: {
+        vindex_metric m = k == K_IVF_HASH_IP ? VINDEX_METRIC_INNER_PRODUCT : VINDEX_METRIC_L2;
+        ASSERT_OK(vindex_flat_new(&sub, d, m));
+        ASSERT_OK(vindex_ivf_flat_new(&ix, sub, d, 4, m));
+        ASSERT_OK(vindex_set_param(ix, "cp.min_points_per_centroid", 1));
+        ASSERT_OK(vindex_train(ix, n, x));
+        if (k == K_IVF_HASH_IP) {
+            ASSERT_OK(vindex_add_with_ids(ix, n, x, ids));
+            ASSERT_OK(vindex_ivf_make_direct_map(ix, VINDEX_DIRECT_MAP_HASH));
+        } else {
+            ASSERT_OK(vindex_add(ix, n, x));
+            if (k == K_IVF_ARRAY)
+                ASSERT_OK(vindex_ivf_make_direct_map(ix, VINDEX_DIRECT_MAP_ARRAY));
+        }
+        ASSERT_OK(vindex_set_param(ix, "nprobe", 2));
+        break;
+    }
+    default:
+        fail();
+    }
+    free(x);
+    return ix;
+}
+
+/* Searches of a and b agree bit for bit; so do their parameters. */
+static void assert_same(const vindex *a, const vindex *b)
+{
+    assert_string_equal(vindex_type_name(a), vindex_type_name(b));
+    assert_int_equal(vindex_d(a), vindex_d(b));
+    assert_int_equal(vindex_ntotal(a), vindex_ntotal(b));
+    assert_int_equal(vindex_metric_type(a), vindex_metric_type(b));
+    assert_int_equal(vindex_is_trained(a), vindex_is_trained(b));
+    const int d = vindex_d(a);
+    float *q = tu_random_vectors(NQ, d, 5);
+    float da[NQ * K], db[NQ * K];
+    vindex_id la[NQ * K], lb[NQ * K];
+    ASSERT_OK(vindex_search(a, NQ, q, K, NULL, da, la));
+    ASSERT_OK(vindex_search(b, NQ, q, K, NULL, db, lb));
+    assert_memory_equal(da, db, sizeof da);
+    assert_memory_equal(la, lb, sizeof la);
+    ASSERT_OK(vindex_search(a, 1, q, K, NULL, da, la)); /* the single-query paths too */
+    ASSERT_OK(vindex_search(b, 1, q, K, NULL, db, lb));
+    assert_memory_equal(da, db, K * sizeof *da);
+    assert_memory_equal(la, lb, K * sizeof *la);
+    const char *params[] = {"nprobe", "cp.niter", "cp.seed", "cp.spherical"};
+    for (size_t i = 0; i < 4; i++) {
+        double va, vb;
+        vindex_status sa = vindex_get_param(a, params[i], &va);
+        assert_int_equal(sa, vindex_get_param(b, params[i], &vb));
+        if (!sa)
+            assert_true(va == vb);
+    }
+    if (!strncmp(vindex_type_name(a), "IndexIVF", 8)) {
+        vindex_direct_map ka, kb;
+        ASSERT_OK(vindex_ivf_direct_map_kind(a, &ka));
+        ASSERT_OK(vindex_ivf_direct_map_kind(b, &kb));
+        assert_int_equal(ka, kb);
+    }
+    /* reconstruct where the family can */
+    float ra[64], rb[64];
+    vindex_id id = la[0];
+    vindex_status sa = vindex_reconstruct(a, id, ra);
+    assert_int_equal(sa, vindex_reconstruct(b, id, rb));
+    if (!sa)
+        assert_memory_equal(ra, rb, (size_t)d * sizeof *ra);
+    free(q);
+}
+
+static char tmpdir[64];
+
+static int make_tmpdir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/vindex_test_io.XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_of(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "%s/%s", tmpdir, name);
+}
+
+/* ---- round trips ---------------------------------------------------------- */
+
+static void round_trips(void **state)
+{
+    (void)state;
+    char path[128];
+    for (int k = 0; k < K_COUNT; k++) {
+        vindex *ix = build((enum kind)k);
+        path_of(path, sizeof path, "rt.vindex");
+        ASSERT_OK(vindex_write(ix, path));
+        vindex *file = NULL, *mapped = NULL, *bytes = NULL;
+        ASSERT_OK(vindex_read(&file, path, 0));
+        ASSERT_OK(vindex_read(&mapped, path, VINDEX_IO_MMAP));
+        void *buf;
+        size_t len;
+        ASSERT_OK(vindex_serialize(ix, &buf, &len));
+        ASSERT_OK(vindex_deserialize(&bytes, buf, len));
+        assert_same(ix, file);
+        assert_same(ix, mapped);
+        assert_same(ix, bytes);
+        /* the bytes are the file, and writing what was read gives them again */
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        uint8_t *disk = malloc(len + 1);
+        assert_int_equal(fread(disk, 1, len + 1, f), len);
+        fclose(f);
+        assert_memory_equal(disk, buf, len);
+        void *again;
+        size_t len2;
+        ASSERT_OK(vindex_serialize(mapped, &again, &len2));
+        assert_int_equal(len, len2);
+        assert_memory_equal(buf, again, len);
+        /* caller-buffer variant: size query, then the same bytes */
+        size_t need;
+        assert_int_equal(vindex_serialize_into(ix, NULL, 0, &need), VINDEX_ERR_INVALID);
+        assert_int_equal(need, len);
+        ASSERT_OK(vindex_serialize_into(ix, disk, len, &need));
+        assert_memory_equal(disk, buf, len);
+        /* the mapped copy outlives the file (unlinked) and its siblings */
+        vindex_free(file);
+        vindex_free(bytes);
+        unlink(path);
+        assert_same(ix, mapped);
+        free(disk);
+        vindex_buffer_free(again);
+        vindex_buffer_free(buf);
+        vindex_free(mapped);
+        vindex_free(ix);
+        (void)kind_name;
+    }
+}
+
+/* A mapped Flat index is read-only; the copies are not. */
+static void mapped_flat_is_read_only(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "ro.vindex");
+    for (int k = K_FLAT_L2; k <= K_IDMAP2; k++) {
+        vindex *ix = build((enum kind)k), *m = NULL, *c = NULL;
+        ASSERT_OK(vindex_write(ix, path));
+        ASSERT_OK(vindex_read(&m, path, VINDEX_IO_MMAP));
+        ASSERT_OK(vindex_read(&c, path, 0));
+        const int d = kind_d((enum kind)k);
+        float *x = tu_random_vectors(2, d, 9);
+        vindex_id ids[2] = {5, 6};
+        vindex_status st = k >= K_IDMAP ? vindex_add_with_ids(m, 2, x, ids) : vindex_add(m, 2, x);
+        assert_int_equal(st, VINDEX_ERR_UNSUPPORTED);
+        assert_non_null(strstr(vindex_last_error(), "VINDEX_IO_MMAP"));
+        vindex_selector *sel;
+        ASSERT_OK(vindex_selector_range(&sel, 0, 2000));
+        size_t removed = 7;
+        assert_int_equal(vindex_remove_ids(m, sel, &removed), VINDEX_ERR_UNSUPPORTED);
+        assert_int_equal(removed, 0);
+        assert_same(ix, m); /* unchanged by the refusals */
+        ASSERT_OK(k >= K_IDMAP ? vindex_add_with_ids(c, 2, x, ids) : vindex_add(c, 2, x));
+        ASSERT_OK(vindex_remove_ids(c, sel, &removed));
+        ASSERT_OK(vindex_reset(m)); /* drops the mapping: writable again */
+        ASSERT_OK(k >= K_IDMAP ? vindex_add_with_ids(m, 2, x, ids) : vindex_add(m, 2, x));
+        vindex_selector_free(sel);
+        free(x);
+        vindex_free(m);
+        vindex_free(c);
+        vindex_free(ix);
+    }
+}
+
+/* An IVF index read back keeps working: adds, removals, merges. */
+static void read_ivf_is_usable(void **state)
+{
+    (void)state;
+    vindex *ix = build(K_IVF_HASH_IP), *r = NULL;
+    void *buf;
+    size_t len;
+    ASSERT_OK(vindex_serialize(ix, &buf, &len));
+    ASSERT_OK(vindex_deserialize(&r, buf, len));
+    float *x = tu_random_vectors(3, 8, 11);
+    vindex_id ids[3] = {1, 2, 3};
+    ASSERT_OK(vindex_add_with_ids(ix, 3, x, ids));
+    ASSERT_OK(vindex_add_with_ids(r, 3, x, ids));
+    vindex_selector *sel;
+    ASSERT_OK(vindex_selector_range(&sel, 990, 1001));
+    size_t a, b;
+    ASSERT_OK(vindex_remove_ids(ix, sel, &a));
+    ASSERT_OK(vindex_remove_ids(r, sel, &b));
+    assert_int_equal(a, b);
+    assert_same(ix, r);
+    vindex_selector_free(sel);
+    free(x);
+    vindex_buffer_free(buf);
+    vindex_free(r);
+    vindex_free(ix);
+}
+
+/* Empty and untrained indexes round-trip too. */
+static void empty_indexes(void **state)
+{
+    (void)state;
+    vindex *ix[3] = {NULL, NULL, NULL}, *q, *r;
+    ASSERT_OK(vindex_flat_new(&ix[0], 5, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_flat_new(&q, 5, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_ivf_flat_new(&ix[1], q, 5, 3, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_flat_new(&q, 5, VINDEX_METRIC_INNER_PRODUCT));
+    ASSERT_OK(vindex_idmap2_new(&ix[2], q));
+    for (int i = 0; i < 3; i++) {
+        void *buf;
+        size_t len;
+        ASSERT_OK(vindex_serialize(ix[i], &buf, &len));
+        ASSERT_OK(vindex_deserialize(&r, buf, len));
+        assert_string_equal(vindex_type_name(r), vindex_type_name(ix[i]));
+        assert_int_equal(vindex_ntotal(r), 0);
+        assert_int_equal(vindex_is_trained(r), vindex_is_trained(ix[i]));
+        vindex_buffer_free(buf);
+        vindex_free(r);
+        vindex_free(ix[i]);
+    }
+}
+
+/* ---- across processes ----------------------------------------------------- */
+
+/* The library has a thread pool, so a child runs this test program afresh
+ * (fork + exec) rather than continuing after fork. */
+static int child_main(const char *mode, int k, const char *path)
+{
+    vindex *ix = build((enum kind)k), *r = NULL;
+    if (!strcmp(mode, "write")) {
+        int rc = vindex_write(ix, path) == VINDEX_OK ? 0 : 1;
+        vindex_free(ix);
+        return rc;
+    }
+    if (vindex_read(&r, path, VINDEX_IO_MMAP)) {
+        vindex_free(ix);
+        return 2;
+    }
+    float *q = tu_random_vectors(NQ, vindex_d(r), 5);
+    float da[NQ * K], db[NQ * K];
+    vindex_id la[NQ * K], lb[NQ * K];
+    int same = !vindex_search(ix, NQ, q, K, NULL, da, la) &&
+               !vindex_search(r, NQ, q, K, NULL, db, lb) && !memcmp(da, db, sizeof da) &&
+               !memcmp(la, lb, sizeof la);
+    free(q);
+    vindex_free(r);
+    vindex_free(ix);
+    return same ? 0 : 3;
+}
+
+static int run_child(const char *mode, int k, const char *path)
+{
+    char ks[16];
+    snprintf(ks, sizeof ks, "%d", k);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/proc/self/exe", "test_io", "--child", mode, ks, path, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void another_process(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "child.vindex");
+    for (int k = 0; k < K_COUNT; k++) {
+        unlink(path);
+        assert_int_equal(run_child("write", k, path), 0); /* the child writes */
+        vindex *mine = build((enum kind)k), *theirs = NULL;
+        ASSERT_OK(vindex_read(&theirs, path, 0));
+        assert_same(mine, theirs);
+        vindex_free(theirs);
+        unlink(path);
+        ASSERT_OK(vindex_write(mine, path)); /* the child reads and compares */
+        assert_int_equal(run_child("check", k, path), 0);
+        vindex_free(mine);
+    }
+}
+
+/* ---- versions and atomic writes ------------------------------------------- */
+
+static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static void wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+/* Recomputes every checksum, so that a change reaches the parsers. */
+static void fix_checksums(uint8_t *b, size_t len)
+{
+    uint32_t count = rd32(b + 32);
+    if (len < 64 || (uint64_t)count * 32 > len - 64)
+        return;
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *e = b + 64 + (size_t)i * 32;
+        uint64_t off = rd64(e + 8), n = rd64(e + 16);
+        if (off <= len && n <= len - off)
+            wr32(e + 24, (uint32_t)crc32(0, b + off, (uInt)n));
+    }
+    wr32(b + 40, (uint32_t)crc32(0, b + 64, (uInt)count * 32));
+    wr32(b + 60, (uint32_t)crc32(0, b, 60));
+}
+
+static void newer_version_refused(void **state)
+{
+    (void)state;
+    vindex *ix = build(K_FLAT_L2), *r = NULL;
+    void *buf;
+    size_t len;
+    ASSERT_OK(vindex_serialize(ix, &buf, &len));
+    uint8_t *b = buf;
+    assert_int_equal(rd32(b + 8), VX_FORMAT_VERSION);
+    wr32(b + 8, VX_FORMAT_VERSION + 1);
+    fix_checksums(b, len);
+    assert_int_equal(vindex_deserialize(&r, buf, len), VINDEX_ERR_UNSUPPORTED);
+    assert_null(r);
+    char want_new[32], want_old[32];
+    snprintf(want_new, sizeof want_new, "version %d", VX_FORMAT_VERSION + 1);
+    snprintf(want_old, sizeof want_old, "version %d", VX_FORMAT_VERSION);
+    assert_non_null(strstr(vindex_last_error(), want_new));
+    assert_non_null(strstr(vindex_last_error(), want_old));
+    /* also without fixing the checksum: the version is checked first */
+    wr32(b + 8, 77);
+    assert_int_equal(vindex_deserialize(&r, buf, len), VINDEX_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vindex_last_error(), "version 77"));
+    vindex_buffer_free(buf);
+    vindex_free(ix);
+}
+
+static void write_errors_and_atomicity(void **state)
+{
+    (void)state;
+    vindex *ix = build(K_IVF), *r = NULL;
+    char path[160];
+    /* a directory that does not exist: an I/O error, nothing left behind */
+    path_of(path, sizeof path, "missing/dir/x.vindex");
+    assert_int_equal(vindex_write(ix, path), VINDEX_ERR_IO);
+    assert_non_null(strstr(vindex_last_error(), "missing"));
+    assert_int_equal(vindex_read(&r, path, 0), VINDEX_ERR_IO);
+    /* overwriting replaces the whole file; no temporary files remain */
+    path_of(path, sizeof path, "over.vindex");
+    vindex *big = build(K_FLAT_SPLIT);
+    ASSERT_OK(vindex_write(big, path));
+    ASSERT_OK(vindex_write(ix, path));
+    ASSERT_OK(vindex_read(&r, path, 0));
+    assert_same(ix, r);
+    vindex_free(r);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", tmpdir);
+    assert_int_not_equal(system(cmd), 0);
+    /* a family without a serializer says so */
+    vindex *pq = NULL;
+    ASSERT_OK(vindex_pq_new(&pq, 8, 2, 4, VINDEX_METRIC_L2));
+    assert_int_equal(vindex_write(pq, path), VINDEX_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vindex_last_error(), "IndexPQ"));
+    ASSERT_OK(vindex_read(&r, path, 0)); /* the old file is intact */
+    vindex_free(r);
+    /* bad arguments */
+    assert_int_equal(vindex_read(&r, path, 4), VINDEX_ERR_INVALID);
+    assert_int_equal(vindex_write(NULL, path), VINDEX_ERR_INVALID);
+    assert_int_equal(vindex_deserialize(&r, NULL, 5), VINDEX_ERR_INVALID);
+    /* not a file: a directory */
+    assert_int_equal(vindex_read(&r, tmpdir, 0), VINDEX_ERR_IO);
+    vindex_free(pq);
+    vindex_free(big);
+    vindex_free(ix);
+}
+
+/* ---- hostile input -------------------------------------------------------- */
+
+/* Reads b; on success the index must be searchable without crashing. */
+static vindex_status try_read(const uint8_t *b, size_t len)
+{
+    vindex *r = NULL;
+    vindex_status st = vindex_deserialize(&r, b, len);
+    if (st) {
+        assert_null(r);
+        assert_true(vindex_last_error()[0] != '\0');
+        return st;
+    }
+    float q[64 * 2] = {0};
+    float dist[2 * 3];
+    vindex_id lab[2 * 3];
+    vindex_status s2 = vindex_search(r, 2, q, 3, NULL, dist, lab);
+    (void)s2; /* may fail (untrained), must not crash */
+    vindex_free(r);
+    return st;
+}
+
+/* Every byte changed, every truncation: an error each time. Then every byte
+ * changed with the checksums recomputed, which reaches the parsers: an error
+ * or a usable index, never a crash. */
+static void damaged_files(void **state)
+{
+    (void)state;
+    for (int k = 0; k < K_COUNT; k++) {
+        vindex *ix = build((enum kind)k);
+        void *buf;
+        size_t len;
+        ASSERT_OK(vindex_serialize(ix, &buf, &len));
+        uint8_t *b = malloc(len);
+        for (size_t i = 0; i < len; i++) {
+            memcpy(b, buf, len);
+            b[i] ^= (uint8_t)(1u << (i % 8));
+            if (try_read(b, len) == VINDEX_OK)
+                fail_msg("%s: flipping a bit of byte %zu of %zu went unnoticed", kind_name[k],
+                         i, len);
+        }
+        for (size_t n = 0; n < len; n++)
+            if (try_read(buf, n) == VINDEX_OK)
+                fail_msg("%s: truncated to %zu of %zu bytes, read fine", kind_name[k], n, len);
+        size_t accepted = 0;
+        for (size_t i = 64; i < len; i++) {
+            const uint8_t deltas[] = {0x01, 0x80, 0xff};
+            for (size_t j = 0; j < 3; j++) {
+                memcpy(b, buf, len);
+                b[i] ^= deltas[j];
+                fix_checksums(b, len);
+                accepted += try_read(b, len) == VINDEX_OK;
+            }
+        }
+        (void)accepted; /* changed vector values are valid input */
+        free(b);
+        vindex_buffer_free(buf);
+        vindex_free(ix);
+    }
+}
+
+/* Hand-made files with valid checksums and huge counts: an error, no huge
+ * allocation (ASan would abort on one). */
+static vindex_status read_crafted(vx_writer *w)
+{
+    size_t len = vx_writer_size(w);
+    void *b = malloc(len);
+    assert_int_equal(vx_writer_emit_buffer(w, b), VINDEX_OK);
+    vindex *r = NULL;
+    vindex_status st = vindex_deserialize(&r, b, len);
+    assert_null(r);
+    free(b);
+    vx_writer_free(w);
+    return st;
+}
+
+static void index_header(vx_writer *w, uint32_t family, uint32_t d, uint64_t ntotal)
+{
+    vx_writer_begin(w, VX_TAG_INDEX);
+    vx_writer_u32(w, family);
+    vx_writer_u32(w, 0);
+    vx_writer_u32(w, d);
+    vx_writer_u32(w, 1);
+    vx_writer_u64(w, ntotal);
+    vx_writer_end(w);
+}
+
+static void crafted_huge_counts(void **state)
+{
+    (void)state;
+    /* a Flat index of 2^40 vectors with no vectors */
+    vx_writer *w = vx_writer_new();
+    index_header(w, VX_FAMILY_FLAT, 8, (uint64_t)1 << 40);
+    vx_writer_begin(w, VX_TAG('F', 'L', 'T', 'M'));
+    vx_writer_u32(w, 8);
+    vx_writer_u32(w, 0);
+    vx_writer_u32(w, 1);
+    vx_writer_end(w);
+    vx_writer_array(w, VX_TAG('V', 'E', 'C', 'S'), NULL, 0, 4);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    /* a huge dimension */
+    w = vx_writer_new();
+    index_header(w, VX_FAMILY_FLAT, 0x7fffffff, 3);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    /* an IVF index with 2^31-1 lists in a few hundred bytes */
+    w = vx_writer_new();
+    index_header(w, VX_FAMILY_IVF_FLAT, 8, 0);
+    vx_writer_begin(w, VX_TAG('I', 'V', 'F', 'M'));
+    vx_writer_u64(w, 0x7fffffff);
+    for (int i = 0; i < 2; i++)
+        vx_writer_u64(w, 1);
+    for (int i = 0; i < 8; i++)
+        vx_writer_u32(w, 1);
+    vx_writer_i64(w, 0);
+    vx_writer_end(w);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    /* an IDMap claiming 2^62 ids */
+    w = vx_writer_new();
+    index_header(w, VX_FAMILY_IDMAP, 8, (uint64_t)1 << 62);
+    index_header(w, VX_FAMILY_FLAT, 8, (uint64_t)1 << 62);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    /* indexes nested without end */
+    w = vx_writer_new();
+    for (int i = 0; i < 100; i++)
+        index_header(w, VX_FAMILY_IDMAP, 8, 0);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    /* an unknown family */
+    w = vx_writer_new();
+    index_header(w, VX_TAG('N', 'O', 'P', 'E'), 8, 0);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vindex_last_error(), "NOPE"));
+    /* a header whose section count is huge */
+    vindex *ix = build(K_FLAT_IP), *r = NULL;
+    void *buf;
+    size_t len;
+    ASSERT_OK(vindex_serialize(ix, &buf, &len));
+    wr32((uint8_t *)buf + 32, 0xffffffffu);
+    fix_checksums(buf, len);
+    assert_int_equal(vindex_deserialize(&r, buf, len), VINDEX_ERR_CORRUPT);
+    /* not an index at all */
+    assert_int_equal(vindex_deserialize(&r, "hello world, this is text", 25),
+                     VINDEX_ERR_CORRUPT);
+    assert_non_null(strstr(vindex_last_error(), "magic"));
+    vindex_buffer_free(buf);
+    vindex_free(ix);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 5 && !strcmp(argv[1], "--child"))
+        return child_main(argv[2], atoi(argv[3]), argv[4]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trips),
+        cmocka_unit_test(mapped_flat_is_read_only),
+        cmocka_unit_test(read_ivf_is_usable),
+        cmocka_unit_test(empty_indexes),
+        cmocka_unit_test(another_process),
+        cmocka_unit_test(newer_version_refused),
+        cmocka_unit_test(write_errors_and_atomicity),
+        cmocka_unit_test(damaged_files),
+        cmocka_unit_test(crafted_huge_counts),
+    };
+    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
