@@ -171,8 +171,8 @@ def _wrap_index_handle(index):
     returns (and what an index reader should return too). Its class becomes
     the one named by vindex_type_name (IndexFlat becomes IndexFlatL2 or
     IndexFlatIP from the metric); for IndexIDMap / IndexIDMap2 the wrapped
-    index is made readable as `.index`, wrapped the same way (this needs the
-    C method `_idmap_index`, over vindex_idmap_index). An IVF index's
+    index is made readable as `.index` (a borrowed handle from
+    `_idmap_index`), wrapped the same way. An IVF index's
     `.quantizer` is made on first use. A family without a Python class raises
     RuntimeError. Used by index_factory; meant for read_index / deserialize.
     """
@@ -184,7 +184,7 @@ def _wrap_index_handle(index):
         if not (isinstance(cls, type) and issubclass(cls, Index)):
             raise RuntimeError(f"vindex has no Python class for the index family {name!r}")
     index.__class__ = cls
-    if issubclass(cls, IndexIDMap) and hasattr(index, "_idmap_index"):
+    if issubclass(cls, IndexIDMap):
         index.__dict__["index"] = _wrap_index_handle(index._idmap_index(Index))
     return index
 
@@ -1083,12 +1083,7 @@ def index_factory(d, description, metric=METRIC_L2):
         raise TypeError(f"index_factory: description must be a str, got "
                         f"{type(description).__name__}")
     d, c_metric = _operator.index(d), _c_metric(metric)
-    ix = _vindex.factory(Index, d, description, c_metric)  # checks the whole spec
-    if ix._type_name in ("IndexIDMap", "IndexIDMap2") and not hasattr(ix, "_idmap_index"):
-        # No handle on the wrapped index from C: build it and wrap it here.
-        inner = index_factory(d, description.split(",", 1)[1], metric)
-        return (IndexIDMap2 if ix._type_name == "IndexIDMap2" else IndexIDMap)(inner)
-    return _wrap_index_handle(ix)
+    return _wrap_index_handle(_vindex.factory(Index, d, description, c_metric))
 
 
 def reverse_index_factory(index):

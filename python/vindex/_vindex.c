@@ -909,6 +909,21 @@ static PyObject *index_handle(PyObject *cls, vindex *ix, PyObject *owner)
     return (PyObject *)h;
 }
 
+/* _idmap_index(cls): a borrowed handle of class cls on the index an IndexIDMap
+ * or IndexIDMap2 wraps. */
+static PyObject *Index_idmap_index(IndexObject *self, PyObject *cls)
+{
+    IndexObject *root = index_lock(self, 0, "index");
+    if (!root)
+        return NULL;
+    vindex *sub = NULL;
+    vindex_status st = vindex_idmap_index(self->ix, &sub);
+    index_unlock(root);
+    if (st)
+        return raise_status(st);
+    return index_handle(cls, sub, (PyObject *)self);
+}
+
 /* _sq_type() -> int: vindex_sq_type_of. */
 static PyObject *Index_sq_type(IndexObject *self, PyObject *unused)
 {
@@ -1515,6 +1530,8 @@ static PyMethodDef Index_methods[] = {
      "nbits) or IndexIVFScalarQuantizer (\"sq\", type); takes the quantizer's index."},
     {"_pq_codec", (PyCFunction)Index_pq_codec, METH_O,
      "_pq_codec(cls) -> a borrowed ProductQuantizer of class cls: vindex_pq_codec_of."},
+    {"_idmap_index", (PyCFunction)Index_idmap_index, METH_O,
+     "_idmap_index(cls) -> a borrowed handle of class cls on the index an IDMap wraps."},
     {"_sq_type", (PyCFunction)Index_sq_type, METH_NOARGS, "_sq_type() -> int: vindex_sq_type_of."},
     {"_hnsw_validate", (PyCFunction)Index_hnsw_validate, METH_NOARGS,
      "_hnsw_validate() -> (status, unreachable, report): vindex_hnsw_validate."},
