@@ -25,6 +25,7 @@ python:
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	PYTHONPATH=python $(PYTHON) -m pytest -q tests/python
+	VINDEX_CLI=$(BUILD)/vindex PYTHONPATH=python $(PYTHON) -m pytest -q tests/cli
 
 check-sanitize:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVINDEX_SANITIZE=ON
