@@ -2,8 +2,20 @@
  * index_factory: Faiss's factory strings, parsed into indexes, and back.
  *
  * A spec is a comma-separated list of tokens (commas inside parentheses do not
- * split): optional prefixes (IDMap, IDMap2), one main part, and optional
- * suffixes (later: RFlat, Refine(...)). The main part is
+ * split): optional prefixes (IDMap, IDMap2), optional vector transforms, one
+ * main part, and an optional refinement suffix. The transforms, applied in
+ * order, each changing the dimension the next part sees:
+ *
+ *   L2norm                    NormalizationTransform (unit L2 norm)
+ *   RR<d>                     RandomRotationMatrix to d dimensions
+ *   PCA[W][R]<d>              PCAMatrix to d dimensions; W whitens (eigen_power
+ *                             -0.5), R adds a random rotation
+ *   OPQ<M>[_<d>]              OPQMatrix for an M-part PQ, to d dimensions
+ *
+ * wrap the main part in IndexPreTransform; the suffixes ",RFlat" (an
+ * IndexRefineFlat over everything before it) and ",Refine(<spec>)" (an
+ * IndexRefine whose refine index is built from <spec> at the input dimension)
+ * wrap that; IDMap/IDMap2 wrap the whole. The main part is
  *
  *   Flat                      exact search
  *   IVF<nlist>,<codes>        inverted file; codes: Flat | PQ<M>[x<nbits>] | SQ8 | SQ4 |
@@ -14,8 +26,8 @@
  *   LSH[<nbits>][r][t]        IndexLSH(d, nbits (default d), r: rotate_data,
  *                             t: train_thresholds); L2 only, as Faiss
  *
- * Tokens that Faiss knows and vindex does not have yet (OPQ, PCA, fast-scan,
- * refinement, HNSW coarse quantizers) are refused as unsupported; an
+ * Tokens that Faiss knows and vindex does not have yet (fast-scan, ITQ, RQ,
+ * LSQ, NSG, HNSW coarse quantizers) are refused as unsupported; an
  * unknown token is refused as invalid. Either way the message quotes the spec
  * and points at the token (its position in the string).
  */
@@ -27,7 +39,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "index/composite.h"
 #include "index/index.h"
+#include "quant/transforms.h"
 
 enum { MAX_TOKENS = 16, MAX_SPEC = 256 };
 
@@ -154,8 +168,7 @@ static bool parse_sq(const char *t, vindex_sq_type *type)
 /* Faiss tokens vindex does not offer yet: refused as unsupported, not unknown. */
 static bool known_but_missing(const char *t)
 {
-    static const char *const prefixes[] = {"OPQ", "PCA", "RR", "L2norm", "RFlat",
-                                           "Refine", "ITQ", "RQ", "LSQ", "NSG", "PRQ"};
+    static const char *const prefixes[] = {"ITQ", "RQ", "LSQ", "NSG", "PRQ"};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (!strncmp(t, prefixes[i], strlen(prefixes[i])))
             return true;
@@ -286,6 +299,103 @@ static vindex_status parse_main(parser *p, vindex **out)
     return unknown(p, t);
 }
 
+/* ---- transforms and refinement --------------------------------------------- */
+
+/* A transform prefix at token t for input dimension d_in: *tr gets it (and
+ * *d_out its output dimension); *tr stays NULL when t is no transform token. */
+static vindex_status parse_transform(const parser *p, const token *t, int d_in,
+                                     vindex_transform **tr, int *d_out)
+{
+    const char *s = t->text;
+    long v, m;
+    vindex_status st;
+    *tr = NULL;
+    if (!strcmp(s, "L2norm")) {
+        st = vindex_transform_l2norm_new(tr, d_in);
+        *d_out = d_in;
+    } else if (!strncmp(s, "RR", 2)) {
+        s += 2;
+        if (!read_count(&s, &v) || *s || v > 65536)
+            return fail_at(p, t, VINDEX_ERR_INVALID, "RR needs an output dimension, as in RR64");
+        st = vindex_transform_random_rotation_new(tr, d_in, (int)v, 12345);
+        *d_out = (int)v;
+    } else if (!strncmp(s, "PCA", 3)) {
+        s += 3;
+        bool whiten = false, rotate = false;
+        if (*s == 'W') {
+            whiten = true;
+            s++;
+        }
+        if (*s == 'R') {
+            rotate = true;
+            s++;
+        }
+        if (!read_count(&s, &v) || *s || v > 65536)
+            return fail_at(p, t, VINDEX_ERR_INVALID,
+                           "PCA needs an output dimension, as in PCA64, PCAW64 or PCAR64");
+        st = vindex_transform_pca_new(tr, d_in, (int)v, whiten ? -0.5f : 0.0f, rotate);
+        *d_out = (int)v;
+    } else if (!strncmp(s, "OPQ", 3)) {
+        s += 3;
+        v = d_in;
+        if (!read_count(&s, &m) || m > 65536)
+            return fail_at(p, t, VINDEX_ERR_INVALID, "OPQ needs a sub-quantizer count, as in OPQ16");
+        if (*s == '_') {
+            s++;
+            if (!read_count(&s, &v) || v > 65536)
+                return fail_at(p, t, VINDEX_ERR_INVALID,
+                               "OPQ needs an output dimension after '_', as in OPQ16_64");
+        }
+        if (*s)
+            return fail_at(p, t, VINDEX_ERR_INVALID, "unexpected text in OPQ<M>[_<d>]");
+        st = vindex_transform_opq_new(tr, d_in, (int)v, (int)m);
+        *d_out = (int)v;
+    } else {
+        return VINDEX_OK;
+    }
+    if (st)
+        return fail_at(p, t, st, vindex_last_error());
+    return VINDEX_OK;
+}
+
+/* ",RFlat" or ",Refine(<spec>)" at token t wraps *ix (freed on failure). */
+static vindex_status parse_refine(const parser *p, const token *t, int d, vindex **ix)
+{
+    const char *s = t->text;
+    vindex *refine_ix = NULL, *out;
+    vindex_status st;
+    if (strcmp(s, "RFlat") != 0) {
+        size_t n = strlen(s);
+        if (n < 9 || s[n - 1] != ')') {
+            vindex_free(*ix);
+            *ix = NULL;
+            return fail_at(p, t, VINDEX_ERR_INVALID, "Refine needs an index spec, as in "
+                                                     "Refine(SQfp16)");
+        }
+        char inner[MAX_SPEC];
+        memcpy(inner, s + 7, n - 8);
+        inner[n - 8] = '\0';
+        if ((st = vindex_factory(&refine_ix, d, inner, p->metric))) {
+            vindex_free(*ix);
+            *ix = NULL;
+            return fail_at(p, t, st, vindex_last_error());
+        }
+    }
+    if ((st = vindex_refine_new(&out, *ix, refine_ix))) {
+        vindex_free(refine_ix);
+        vindex_free(*ix);
+        *ix = NULL;
+        return fail_at(p, t, st, vindex_last_error());
+    }
+    *ix = out;
+    return VINDEX_OK;
+}
+
+static bool is_refine_token(const char *t)
+{
+    return !strcmp(t, "RFlat") || !strncmp(t, "Refine(", 7);
+}
+
 VINDEX_API vindex_status vindex_factory(vindex **out, int d, const char *spec,
                                         vindex_metric metric)
 {
@@ -311,9 +421,40 @@ VINDEX_API vindex_status vindex_factory(vindex **out, int d, const char *spec,
             break;
         p.at++;
     }
+    /* Transforms, in the order they apply. */
+    vindex_transform *transforms[MAX_TOKENS];
+    int ntr = 0;
+    while (p.at < p.ntok) {
+        int d_out = p.d;
+        vindex_transform *tr;
+        if ((st = parse_transform(&p, &p.tok[p.at], p.d, &tr, &d_out)) || !tr)
+            break;
+        transforms[ntr++] = tr;
+        p.d = d_out;
+        p.at++;
+    }
     vindex *ix = NULL;
-    if ((st = parse_main(&p, &ix)))
+    if (st || (st = parse_main(&p, &ix))) {
+        while (ntr-- > 0)
+            vindex_transform_free(transforms[ntr]);
         return st;
+    }
+    while (ntr-- > 0) { /* the last transform is innermost */
+        vindex *wrapped;
+        if ((st = vindex_pretransform_new(&wrapped, transforms[ntr], ix))) {
+            vindex_free(ix);
+            for (; ntr >= 0; ntr--)
+                vindex_transform_free(transforms[ntr]);
+            return st;
+        }
+        ix = wrapped;
+    }
+    p.d = d;
+    if (p.at < p.ntok && is_refine_token(p.tok[p.at].text)) {
+        if ((st = parse_refine(&p, &p.tok[p.at], d, &ix)))
+            return st;
+        p.at++;
+    }
     if (p.at < p.ntok) {
         vindex_free(ix);
         const token *t = &p.tok[p.at];
@@ -348,6 +489,17 @@ static const char *sq_name(vindex_sq_type t)
     return "SQ?";
 }
 
+static vindex_status append(char *buf, size_t len, size_t *at, const char *part)
+{
+    size_t n = strlen(part);
+    if (*at + n >= len)
+        return vx_fail(VINDEX_ERR_INVALID, "reverse_index_factory: buffer of %zu bytes too small",
+                       len);
+    memcpy(buf + *at, part, n + 1);
+    *at += n;
+    return VINDEX_OK;
+}
+
 /* Appends the spec of ix to buf[*at..len). */
 static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at)
 {
@@ -361,6 +513,27 @@ static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at
     } else if (!strcmp(type, "IndexIDMap") || !strcmp(type, "IndexIDMap2")) {
         snprintf(part, sizeof part, "%s,", type + 5);
         inner = vx_idmap_sub(ix);
+    } else if (vx_pretransform_transform(ix)) {
+        if (!vx_transform_token(vx_pretransform_transform(ix), part, sizeof part - 1))
+            return vx_fail(VINDEX_ERR_UNSUPPORTED,
+                           "reverse_index_factory: this IndexPreTransform's transform has no "
+                           "factory token");
+        strcat(part, ",");
+        inner = vx_pretransform_index(ix);
+    } else if (vx_refine_base(ix)) {
+        /* the base first, then the suffix */
+        vindex_status st = reverse(vx_refine_base(ix), buf, len, at);
+        if (st)
+            return st;
+        if (!strcmp(type, "IndexRefineFlat")) {
+            snprintf(part, sizeof part, ",RFlat");
+        } else {
+            snprintf(part, sizeof part, ",Refine(");
+            if ((st = append(buf, len, at, part)) ||
+                (st = reverse(vx_refine_refine(ix), buf, len, at)))
+                return st;
+            snprintf(part, sizeof part, ")");
+        }
     } else if (!strcmp(type, "IndexPQ") && !vindex_get_param(ix, "pq.M", &v1) &&
                !vindex_get_param(ix, "pq.nbits", &v2)) {
         snprintf(part, sizeof part, "PQ%dx%d", (int)v1, (int)v2);
@@ -390,12 +563,9 @@ static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at
     } else {
         return vx_fail(VINDEX_ERR_UNSUPPORTED, "reverse_index_factory: %s has no spec", type);
     }
-    size_t n = strlen(part);
-    if (*at + n >= len)
-        return vx_fail(VINDEX_ERR_INVALID, "reverse_index_factory: buffer of %zu bytes too small",
-                       len);
-    memcpy(buf + *at, part, n + 1);
-    *at += n;
+    vindex_status st = append(buf, len, at, part);
+    if (st)
+        return st;
     return inner ? reverse(inner, buf, len, at) : VINDEX_OK;
 }
 

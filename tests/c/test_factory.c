@@ -46,6 +46,23 @@ static void known_specs(void **state)
     builds("SQ8_uniform", "IndexScalarQuantizer", "SQ8_uniform");
     builds("HNSW16", "IndexHNSWFlat", "HNSW16");
     builds("HNSW16,Flat", "IndexHNSWFlat", "HNSW16");
+    /* refinement and pre-transforms */
+    builds("Flat,RFlat", "IndexRefineFlat", "Flat,RFlat");
+    builds("PQ8x4,RFlat", "IndexRefineFlat", "PQ8x4,RFlat");
+    builds("IVF16,PQ8x4,Refine(SQfp16)", "IndexRefine", "IVF16,PQ8x4,Refine(SQfp16)");
+    builds("SQ4,Refine(PQ16,RFlat)", "IndexRefine", "SQ4,Refine(PQ16x8,RFlat)");
+    builds("L2norm,Flat", "IndexPreTransform", "L2norm,Flat");
+    builds("RR32,Flat", "IndexPreTransform", "RR32,Flat");
+    builds("RR48,IVF16,Flat", "IndexPreTransform", "RR48,IVF16,Flat");
+    builds("PCA16,Flat", "IndexPreTransform", "PCA16,Flat");
+    builds("PCAW16,Flat", "IndexPreTransform", "PCAW16,Flat");
+    builds("PCAR16,HNSW8", "IndexPreTransform", "PCAR16,HNSW8");
+    builds("PCAWR8,Flat", "IndexPreTransform", "PCAWR8,Flat");
+    builds("OPQ8,PQ8", "IndexPreTransform", "OPQ8,PQ8x8");
+    builds("OPQ4_16,IVF16,PQ4", "IndexPreTransform", "OPQ4_16,IVF16,PQ4x8");
+    builds("L2norm,PCA16,Flat", "IndexPreTransform", "L2norm,PCA16,Flat");
+    builds("IDMap,PCA16,IVF16,Flat,RFlat", "IndexIDMap", "IDMap,PCA16,IVF16,Flat,RFlat");
+    builds("IDMap2,OPQ8_16,PQ8x4,Refine(SQ8)", "IndexIDMap2", "IDMap2,OPQ8_16,PQ8x4,Refine(SQ8)");
     builds("LSH", "IndexLSH", "LSH");
     builds("LSHr", "IndexLSH", "LSHr");
     builds("LSHt", "IndexLSH", "LSHt");
@@ -72,6 +89,18 @@ static void factory_index_searches(void **state)
     tu_reference_knn(x, NQ, x, N, D, K, VINDEX_METRIC_L2, ref_d, ref_i);
     for (int i = 0; i < NQ * K; i++)
         assert_true(ids[i] == ref_i[i] || ref_d[i] == dist[i]);
+    vindex_free(ix);
+
+    /* refinement over coarse codes behind a rotation finds the exact neighbours */
+    ASSERT_OK(vindex_factory(&ix, D, "RR32,PQ8x4,RFlat", VINDEX_METRIC_L2));
+    assert_false(vindex_is_trained(ix));
+    ASSERT_OK(vindex_train(ix, N, x));
+    ASSERT_OK(vindex_add(ix, N, x));
+    ASSERT_OK(vindex_set_param(ix, "k_factor", 32));
+    ASSERT_OK(vindex_search(ix, NQ, x, K, NULL, dist, ids));
+    assert_true(tu_recall(ids, ref_i, NQ, K, K) >= 0.95);
+    for (int i = 0; i < NQ; i++)
+        assert_true(ids[i * K] == i && dist[i * K] == 0.0f);
     vindex_free(ix);
     free(x);
 }
@@ -104,14 +133,26 @@ static void bad_specs(void **state)
     refused("Refine(Flat", VINDEX_ERR_INVALID, "unclosed");
     refused("PQ7", VINDEX_ERR_INVALID, "'PQ7'"); /* 32 is not divisible by 7 */
     refused("PQ8x0", VINDEX_ERR_INVALID, "'PQ8x0'");
-    refused("OPQ8,PQ8", VINDEX_ERR_UNSUPPORTED, "'OPQ8'");
+    refused("OPQ5,PQ5", VINDEX_ERR_INVALID, "'OPQ5'"); /* 32 is not divisible by 5 */
+    refused("OPQ,PQ8", VINDEX_ERR_INVALID, "'OPQ'");
+    refused("OPQ8_x,PQ8", VINDEX_ERR_INVALID, "'OPQ8_x'");
+    refused("PCA,Flat", VINDEX_ERR_INVALID, "'PCA'");
+    refused("PCA64,Flat", VINDEX_ERR_INVALID, "'PCA64'"); /* more than d */
+    refused("RR0,Flat", VINDEX_ERR_INVALID, "'RR0'");
+    refused("L2normx,Flat", VINDEX_ERR_INVALID, "'L2normx'");
+    refused("PCA16,PQ7", VINDEX_ERR_INVALID, "'PQ7'"); /* 16 is not divisible by 7 */
+    refused("PCA16", VINDEX_ERR_INVALID, "no index");
+    refused("Flat,Refine()", VINDEX_ERR_INVALID, "'Refine()'");
+    refused("Flat,Refine(Flx)", VINDEX_ERR_INVALID, "'Flx'");
+    refused("Flat,RFlat,RFlat", VINDEX_ERR_INVALID, "position 12");
+    refused("RFlat", VINDEX_ERR_INVALID, "'RFlat'");
+    refused("ITQ,Flat", VINDEX_ERR_UNSUPPORTED, "'ITQ'");
     refused("PQ8x4fs", VINDEX_ERR_UNSUPPORTED, "fast-scan");
     refused("IVF64_HNSW32,Flat", VINDEX_ERR_UNSUPPORTED, "HNSW");
     refused("LSH64", VINDEX_ERR_INVALID, "'LSH64'"); /* 64 bits of 32 dims need rotation */
     refused("LSHx", VINDEX_ERR_INVALID, "'LSHx'");
     refused("LSH0r", VINDEX_ERR_INVALID, "'LSH0r'");
     refused("LSHtr", VINDEX_ERR_INVALID, "'LSHtr'");
-    refused("Flat,RFlat", VINDEX_ERR_UNSUPPORTED, "'RFlat'");
     refused("HNSW32_SQ8", VINDEX_ERR_UNSUPPORTED, "'HNSW32_SQ8'");
     vindex *ix;
     assert_int_equal(vindex_factory(&ix, 0, "Flat", VINDEX_METRIC_L2), VINDEX_ERR_INVALID);
