@@ -1465,3 +1465,68 @@ def get_num_gpus():
 def simd_level():
     """The instruction set of the distance kernels: "scalar", "avx2" or "avx512"."""
     return _vindex.simd_level()
+
+
+# ---------------------------------------------------------------------------
+# Persistence: index files and byte buffers (the format: docs/FORMAT.md)
+# ---------------------------------------------------------------------------
+
+IO_FLAG_READ_ONLY = 2              # Faiss's values; READ_ONLY changes nothing here
+IO_FLAG_MMAP = 8 | 0x646f0000      # (Faiss: IO_FLAG_SKIP_IVF_DATA | 0x646f0000)
+
+__all__ += ["write_index", "read_index", "serialize_index", "deserialize_index",
+            "clone_index", "IO_FLAG_MMAP", "IO_FLAG_READ_ONLY"]
+
+
+def write_index(index, path):
+    """Writes `index` to the file `path` (a str or os.PathLike) (Faiss:
+    write_index). Atomic: a temporary file in the same directory, fsync, then
+    rename, so a crash never leaves a partial index under `path`. Families
+    that cannot be written yet raise RuntimeError."""
+    if not isinstance(index, _vindex.Index):
+        raise TypeError(f"write_index: expected an index, got {type(index).__name__}")
+    _vindex.write_index(index, path)
+
+
+def read_index(path, flags=0):
+    """Reads an index written by write_index (Faiss: read_index); returns an
+    object of its class (IndexFlatL2, IndexIDMap2, IndexIVFFlat, ...).
+
+    flags: 0, or IO_FLAG_MMAP to use the vectors of Flat indexes in place from
+    a read-only mapping of the file (same search results; such an index
+    refuses add and remove_ids with RuntimeError). A damaged, truncated or
+    foreign file raises RuntimeError; so does a file from a newer format
+    version (the message names both versions)."""
+    flags = _operator.index(flags)
+    known = IO_FLAG_MMAP | IO_FLAG_READ_ONLY
+    if flags & ~known:
+        raise ArgumentError(f"read_index: unknown flags {flags:#x} (IO_FLAG_MMAP is "
+                            f"{IO_FLAG_MMAP:#x})")
+    c_flags = _vindex.C_IO_MMAP if (flags & IO_FLAG_MMAP) == IO_FLAG_MMAP else 0
+    return _wrap_index_handle(_vindex.read_index(Index, path, c_flags))
+
+
+def serialize_index(index):
+    """The bytes of write_index as a uint8 numpy array (Faiss:
+    serialize_index)."""
+    if not isinstance(index, _vindex.Index):
+        raise TypeError(f"serialize_index: expected an index, got {type(index).__name__}")
+    return _np.frombuffer(_vindex.serialize_index(index), dtype=_np.uint8)
+
+
+def deserialize_index(data):
+    """The index from serialize_index's bytes (Faiss: deserialize_index):
+    a uint8 numpy array, bytes, bytearray or memoryview. The data is copied;
+    errors as read_index."""
+    if isinstance(data, _np.ndarray):
+        if data.dtype != _np.uint8 or data.ndim != 1:
+            raise ArgumentError(f"deserialize_index: expected a 1-d uint8 array, got "
+                                f"{data.ndim}-d {data.dtype}")
+        data = _np.ascontiguousarray(data)
+    return _wrap_index_handle(_vindex.deserialize_index(Index, data))
+
+
+def clone_index(index):
+    """An independent copy of `index` (Faiss: clone_index), through
+    serialize_index / deserialize_index."""
+    return deserialize_index(serialize_index(index))

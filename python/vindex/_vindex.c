@@ -2207,6 +2207,113 @@ static PyObject *mod_factory(PyObject *m, PyObject *args)
     return index_handle(cls, ix, NULL);
 }
 
+/* ---- persistence (vindex_write / read / serialize / deserialize) ---------- */
+
+/* The Index object behind `obj`, read-locked; NULL with an exception. */
+static IndexObject *io_lock(PyObject *obj, const char *op, IndexObject **root)
+{
+    if (!PyObject_TypeCheck(obj, &IndexType)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected an index, got %.80s", op,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    IndexObject *self = (IndexObject *)obj;
+    *root = index_lock(self, 0, op);
+    return *root ? self : NULL;
+}
+
+/* write_index(index, path): vindex_write, the GIL released. */
+static PyObject *mod_write_index(PyObject *m, PyObject *args)
+{
+    PyObject *obj, *path;
+    if (!PyArg_ParseTuple(args, "OO&:write_index", &obj, PyUnicode_FSConverter, &path))
+        return NULL;
+    IndexObject *root, *self = io_lock(obj, "write_index", &root);
+    if (!self) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_write(self->ix, PyBytes_AS_STRING(path));
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* read_index(cls, path, c_flags) -> a handle of class cls (to be wrapped). */
+static PyObject *mod_read_index(PyObject *m, PyObject *args)
+{
+    PyObject *cls, *path;
+    unsigned int flags;
+    if (!PyArg_ParseTuple(args, "OO&I:read_index", &cls, PyUnicode_FSConverter, &path, &flags))
+        return NULL;
+    vindex *ix = NULL;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_read(&ix, PyBytes_AS_STRING(path), flags);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (st)
+        return raise_status(st);
+    return index_handle(cls, ix, NULL);
+}
+
+/* serialize_index(index) -> bytearray (numpy views it without a copy). */
+static PyObject *mod_serialize_index(PyObject *m, PyObject *obj)
+{
+    IndexObject *root, *self = io_lock(obj, "serialize_index", &root);
+    if (!self)
+        return NULL;
+    size_t len = 0;
+    vindex_status st = vindex_serialize_into(self->ix, NULL, 0, &len);
+    if (st && len == 0) { /* not a size query answer: a real failure */
+        index_unlock(root);
+        return raise_status(st);
+    }
+    if (len > (size_t)PY_SSIZE_T_MAX) {
+        index_unlock(root);
+        return PyErr_NoMemory();
+    }
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)len);
+    if (!out) {
+        index_unlock(root);
+        return NULL;
+    }
+    char *buf = PyByteArray_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_serialize_into(self->ix, buf, len, &len);
+    index_unlock(root);
+    Py_END_ALLOW_THREADS
+    if (st) {
+        Py_DECREF(out);
+        return raise_status(st);
+    }
+    return out;
+}
+
+/* deserialize_index(cls, buffer) -> a handle of class cls; any C-contiguous
+ * buffer (bytes, bytearray, a uint8 numpy array). */
+static PyObject *mod_deserialize_index(PyObject *m, PyObject *args)
+{
+    PyObject *cls, *obj;
+    if (!PyArg_ParseTuple(args, "OO:deserialize_index", &cls, &obj))
+        return NULL;
+    Py_buffer v;
+    if (PyObject_GetBuffer(obj, &v, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    vindex *ix = NULL;
+    vindex_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = vindex_deserialize(&ix, v.buf, (size_t)v.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    if (st)
+        return raise_status(st);
+    return index_handle(cls, ix, NULL);
+}
+
 static PyObject *mod_sq_code_size(PyObject *m, PyObject *args)
 {
     int type, d;
@@ -2237,6 +2344,14 @@ static PyMethodDef module_methods[] = {
     {"set_log_callback", (PyCFunction)mod_set_log_callback, METH_O,
      "set_log_callback(fn or None) -> previous: library log messages go to fn(level, message) "
      "(level 0 info, 1 warning), from whichever thread logs."},
+    {"write_index", (PyCFunction)mod_write_index, METH_VARARGS,
+     "write_index(index, path): vindex_write (atomic: temporary file, fsync, rename)."},
+    {"read_index", (PyCFunction)mod_read_index, METH_VARARGS,
+     "read_index(cls, path, c_flags) -> a new handle of class cls: vindex_read."},
+    {"serialize_index", (PyCFunction)mod_serialize_index, METH_O,
+     "serialize_index(index) -> bytearray: vindex_serialize_into."},
+    {"deserialize_index", (PyCFunction)mod_deserialize_index, METH_VARARGS,
+     "deserialize_index(cls, buffer) -> a new handle of class cls: vindex_deserialize."},
     {"factory", (PyCFunction)mod_factory, METH_VARARGS,
      "factory(cls, d, spec, c_metric) -> a new index (an object of class cls, __init__ not "
      "run): vindex_factory."},
@@ -2277,6 +2392,7 @@ PyMODINIT_FUNC PyInit__vindex(void)
         PyModule_AddObjectRef(m, "Index", (PyObject *)&IndexType) < 0 ||
         PyModule_AddObjectRef(m, "Selector", (PyObject *)&SelectorType) < 0 ||
         PyModule_AddObjectRef(m, "SearchParams", (PyObject *)&ParamsType) < 0 ||
+        PyModule_AddIntConstant(m, "C_IO_MMAP", VINDEX_IO_MMAP) < 0 ||
         PyModule_AddIntConstant(m, "C_METRIC_L2", VINDEX_METRIC_L2) < 0 ||
         PyModule_AddIntConstant(m, "C_METRIC_INNER_PRODUCT", VINDEX_METRIC_INNER_PRODUCT) < 0 ||
         PyModule_AddIntConstant(m, "C_KMEANS_INIT_RANDOM", VINDEX_KMEANS_INIT_RANDOM) < 0 ||

@@ -1,0 +1,165 @@
+"""Persistence: write_index / read_index (with and without IO_FLAG_MMAP),
+serialize_index / deserialize_index, clone_index; every family comes back with
+its class and bit-identical search results; bad input raises RuntimeError."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import vindex as faiss
+
+D = 16
+RNG = np.random.default_rng(7)
+XB = RNG.random((300, D), dtype=np.float32)
+XQ = RNG.random((9, D), dtype=np.float32)
+
+
+def make(kind):
+    if kind == "flat_l2":
+        ix = faiss.IndexFlatL2(D)
+        ix.add(XB)
+    elif kind == "flat_ip":
+        ix = faiss.IndexFlatIP(D)
+        ix.add(XB)
+    elif kind in ("idmap", "idmap2"):
+        cls = faiss.IndexIDMap if kind == "idmap" else faiss.IndexIDMap2
+        ix = cls(faiss.IndexFlatL2(D))
+        ix.add_with_ids(XB, np.arange(len(XB), dtype=np.int64) * 3 + 11)
+    elif kind in ("ivf", "ivf_ip_hash"):
+        ip = kind == "ivf_ip_hash"
+        q = faiss.IndexFlatIP(D) if ip else faiss.IndexFlatL2(D)
+        ix = faiss.IndexIVFFlat(q, D, 8, faiss.METRIC_INNER_PRODUCT if ip else faiss.METRIC_L2)
+        ix.train(XB)
+        if ip:
+            ix.add_with_ids(XB, np.arange(len(XB), dtype=np.int64) * 5 - 100)
+            ix.set_direct_map_type(faiss.DirectMap.Hashtable)
+        else:
+            ix.add(XB)
+            ix.make_direct_map()
+        ix.nprobe = 3
+    return ix
+
+
+KINDS = ["flat_l2", "flat_ip", "idmap", "idmap2", "ivf", "ivf_ip_hash"]
+CLASSES = {"flat_l2": faiss.IndexFlatL2, "flat_ip": faiss.IndexFlatIP,
+           "idmap": faiss.IndexIDMap, "idmap2": faiss.IndexIDMap2,
+           "ivf": faiss.IndexIVFFlat, "ivf_ip_hash": faiss.IndexIVFFlat}
+
+
+def assert_same(a, b):
+    assert type(a) is type(b)
+    assert (a.d, a.ntotal, a.metric_type, a.is_trained) == (b.d, b.ntotal, b.metric_type,
+                                                            b.is_trained)
+    Da, Ia = a.search(XQ, 10)
+    Db, Ib = b.search(XQ, 10)
+    assert Da.tobytes() == Db.tobytes()
+    assert np.array_equal(Ia, Ib)
+    if isinstance(a, faiss.IndexIVF):
+        assert a.nprobe == b.nprobe and a.nlist == b.nlist
+        assert a.direct_map.type == b.direct_map.type
+        assert np.array_equal(a.reconstruct(int(Ia[0, 0])), b.reconstruct(int(Ia[0, 0])))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_round_trips(kind, tmp_path):
+    ix = make(kind)
+    path = tmp_path / "x.index"
+    faiss.write_index(ix, str(path))
+    for flags in (0, faiss.IO_FLAG_MMAP):
+        r = faiss.read_index(str(path), flags)
+        assert type(r) is CLASSES[kind]
+        assert_same(ix, r)
+    r = faiss.read_index(path)  # os.PathLike
+    assert_same(ix, r)
+    buf = faiss.serialize_index(ix)
+    assert buf.dtype == np.uint8 and buf.ndim == 1
+    assert buf.tobytes() == path.read_bytes()
+    for data in (buf, bytes(buf), bytearray(buf), memoryview(bytes(buf))):
+        assert_same(ix, faiss.deserialize_index(data))
+    c = faiss.clone_index(ix)
+    assert_same(ix, c)
+    if isinstance(ix, faiss.IndexIDMap):
+        assert type(c.index) is faiss.IndexFlatL2 and c.index.ntotal == ix.ntotal
+    if isinstance(ix, faiss.IndexIVF):
+        assert c.quantizer.ntotal == ix.nlist
+
+
+def test_clone_is_independent():
+    ix = make("flat_l2")
+    c = faiss.clone_index(ix)
+    c.add(XQ)
+    assert c.ntotal == ix.ntotal + len(XQ)
+    ivf = make("ivf")
+    c = faiss.clone_index(ivf)
+    c.add(XQ)
+    assert c.ntotal == ivf.ntotal + len(XQ)
+
+
+def test_mmap_is_read_only(tmp_path):
+    path = str(tmp_path / "flat.index")
+    ix = make("idmap2")
+    faiss.write_index(ix, path)
+    m = faiss.read_index(path, faiss.IO_FLAG_MMAP)
+    with pytest.raises(RuntimeError, match="IO_MMAP"):
+        m.add_with_ids(XQ, np.arange(len(XQ)) + 10**6)
+    with pytest.raises(RuntimeError, match="IO_MMAP"):
+        m.remove_ids(np.array([11]))
+    assert_same(ix, m)
+    os.unlink(path)  # the mapping lives on
+    assert_same(ix, m)
+
+
+def test_other_process(tmp_path):
+    path = str(tmp_path / "child.index")
+    code = ("import numpy as np, vindex as faiss, sys\n"
+            "rng = np.random.default_rng(1)\n"
+            "ix = faiss.IndexIDMap2(faiss.IndexFlatIP(8))\n"
+            "ix.add_with_ids(rng.random((50, 8), dtype=np.float32), np.arange(50) * 7)\n"
+            "faiss.write_index(ix, sys.argv[1])\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(faiss.__file__)))
+    subprocess.run([sys.executable, "-c", code, path], check=True, env=env)
+    r = faiss.read_index(path)
+    rng = np.random.default_rng(1)
+    ix = faiss.IndexIDMap2(faiss.IndexFlatIP(8))
+    ix.add_with_ids(rng.random((50, 8), dtype=np.float32), np.arange(50) * 7)
+    q = rng.random((4, 8), dtype=np.float32)
+    assert type(r) is faiss.IndexIDMap2
+    assert r.search(q, 5)[0].tobytes() == ix.search(q, 5)[0].tobytes()
+    assert np.array_equal(r.search(q, 5)[1], ix.search(q, 5)[1])
+
+
+def test_bad_input(tmp_path):
+    buf = faiss.serialize_index(make("ivf")).copy()
+    with pytest.raises(RuntimeError, match="magic"):
+        faiss.deserialize_index(b"not an index at all")
+    with pytest.raises(RuntimeError, match="truncated"):
+        faiss.deserialize_index(buf[:len(buf) // 2])
+    for i in range(0, len(buf), 97):
+        bad = buf.copy()
+        bad[i] ^= 0x10
+        with pytest.raises(RuntimeError):
+            faiss.deserialize_index(bad)
+    newer = buf.copy()
+    newer[8] = 9
+    with pytest.raises(RuntimeError, match="version 9.*version 1"):
+        faiss.deserialize_index(newer)
+    with pytest.raises(RuntimeError):
+        faiss.read_index(str(tmp_path / "missing.index"))
+    with pytest.raises(faiss.ArgumentError):
+        faiss.deserialize_index(np.zeros((2, 2), dtype=np.uint8))
+    with pytest.raises(TypeError):
+        faiss.write_index("not an index", str(tmp_path / "x"))
+    with pytest.raises(faiss.ArgumentError):
+        faiss.read_index(str(tmp_path / "x"), 1)
+
+
+def test_unsupported_family(tmp_path):
+    pq = faiss.IndexPQ(D, 4, 4)
+    with pytest.raises(RuntimeError, match="IndexPQ"):
+        faiss.write_index(pq, str(tmp_path / "pq.index"))
+    with pytest.raises(RuntimeError, match="IndexPQ"):
+        faiss.serialize_index(pq)
+    assert not (tmp_path / "pq.index").exists()
+    assert os.listdir(tmp_path) == []
