@@ -750,9 +750,11 @@ VINDEX_API size_t vindex_get_blas_threshold(void);
  * file instead of copying them: opening costs no copy and the pages are
  * shared. Searches give the same results as after a copying read. The index
  * is read-only where it is mapped: add and remove_ids on a mapped Flat index
- * (or a composite over one) fail with VINDEX_ERR_UNSUPPORTED; reset drops the
- * mapping. The file must not be modified while the index lives (vindex_write
- * never modifies a file: it replaces it). */
+ * (or an IDMap over one) fail with VINDEX_ERR_UNSUPPORTED; reset drops the
+ * mapping. IVF lists are copied (only the quantizer's centroids are mapped), so
+ * a mapped IVF index still takes adds and removals. The file must not be
+ * modified while the index lives (vindex_write never modifies a file: it
+ * replaces it). */
 #define VINDEX_IO_MMAP 1u
 
 /* Writes ix to path atomically: into a temporary file in the same directory,
