@@ -10,9 +10,12 @@
  * flat index directly; NULL when ix is not a flat index. */
 const float *vx_flat_vectors(const vindex *ix);
 
-/* First-add size (bytes) from which L2 flat indexes of d >= 64 store their
- * vectors split for pruned scans; tests set it to 0 to cover that path. */
+/* When L2 flat indexes of d >= 64 store their vectors split for pruned scans:
+ * a first add of at least this many bytes, whose quarter of highest-variance
+ * dimensions carries at least this multiple of its share of the variance.
+ * Tests set both to 0 to cover the split path. */
 extern size_t vx_flat_split_min_bytes;
+extern double vx_flat_split_min_head_share;
 
 /* Makes a flat index a read-only view of n caller-owned vectors (NULL ends the
  * view). The view is searchable; it must not be added to or removed from. */

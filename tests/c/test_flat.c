@@ -636,6 +636,7 @@ int main(void)
      * pruned scan is checked on the same cases. */
     int failed = cmocka_run_group_tests_name("flat, default layout", tests, NULL, NULL);
     vx_flat_split_min_bytes = 0;
+    vx_flat_split_min_head_share = 0;
     failed += cmocka_run_group_tests_name("flat, split layout", tests, NULL, NULL);
     return failed;
 }

@@ -50,12 +50,16 @@ static vindex *build(enum kind k)
     case K_FLAT_SPLIT:
     case K_FLAT_IP: {
         size_t saved = vx_flat_split_min_bytes;
-        if (k == K_FLAT_SPLIT)
+        double saved_share = vx_flat_split_min_head_share;
+        if (k == K_FLAT_SPLIT) {
             vx_flat_split_min_bytes = 0;
+            vx_flat_split_min_head_share = 0;
+        }
         ASSERT_OK(vindex_flat_new(&ix, d, k == K_FLAT_IP ? VINDEX_METRIC_INNER_PRODUCT
                                                          : VINDEX_METRIC_L2));
         ASSERT_OK(vindex_add(ix, n, x));
         vx_flat_split_min_bytes = saved;
+        vx_flat_split_min_head_share = saved_share;
         break;
     }
     case K_IDMAP:
