@@ -641,7 +641,9 @@ VINDEX_API vindex_status vindex_lsh_encode(const vindex *ix, size_t n, const flo
 
 /* Builds an index from a Faiss factory string (Faiss: index_factory): "Flat",
  * "IVF1024,Flat", "IVF1024,PQ16x8", "IVF256,SQ8", "PQ16", "SQfp16", "HNSW32",
- * with prefixes "IDMap," / "IDMap2,". A token vindex does not know gives
+ * "LSH" (and LSHr, LSHt, LSHrt, LSH<nbits>...), with prefixes "IDMap," /
+ * "IDMap2,", transforms "L2norm,", "RR<d>,", "PCA[W][R]<d>,", "OPQ<M>[_<d>],"
+ * and suffixes ",RFlat" / ",Refine(<spec>)". A token vindex does not know gives
  * VINDEX_ERR_INVALID, one it does not offer yet VINDEX_ERR_UNSUPPORTED; the
  * message names the token and its position in the spec. */
 VINDEX_API vindex_status vindex_factory(vindex **out, int d, const char *spec,
