@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "dataset.h"
 #include "timing.h"
 #include "vindex.h"
@@ -25,25 +26,11 @@
 static const int NPROBES[] = {1, 2, 4, 8, 16, 32};
 #define NNPROBE ((int)(sizeof NPROBES / sizeof NPROBES[0]))
 
-static void check(vindex_status st, const char *what)
-{
-    if (st != VINDEX_OK) {
-        fprintf(stderr, "ivf_flat_bench: %s: %s\n", what, vindex_last_error());
-        exit(1);
-    }
-}
+static void check(vindex_status st, const char *what) { bench_check("ivf_flat_bench", st, what); }
 
 static double recall(const vindex_id *got, const vindex_id *truth, size_t nq)
 {
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (int a = 0; a < K; a++)
-            for (int b = 0; b < K; b++)
-                if (got[i * K + a] == truth[i * K + b]) {
-                    hits++;
-                    break;
-                }
-    return (double)hits / (double)(nq * K);
+    return bench_recall(got, truth, nq, K);
 }
 
 int main(int argc, char **argv)

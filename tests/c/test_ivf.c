@@ -19,19 +19,6 @@ static vindex *new_ivf(int d, size_t nlist, vindex_metric metric)
     return ix;
 }
 
-static double recall_at(const vindex_id *got, const vindex_id *truth, size_t nq, size_t k)
-{
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t a = 0; a < k; a++)
-            for (size_t b = 0; b < k; b++)
-                if (got[i * k + a] == truth[i * k + b]) {
-                    hits++;
-                    break;
-                }
-    return (double)hits / (double)(nq * k);
-}
-
 /* recall@K of `ix` at each nprobe against exact search over x */
 static void check_recall(vindex *ix, const float *x, size_t n, const float *q, size_t nq, int d,
                          const int *nprobes, const double *minimum, int count)
@@ -45,7 +32,7 @@ static void check_recall(vindex *ix, const float *x, size_t n, const float *q, s
         vindex_search_params_init(&p);
         p.nprobe = nprobes[t];
         ASSERT_OK(vindex_search(ix, nq, q, K, &p, dis, ids));
-        double r = recall_at(ids, truth, nq, K);
+        double r = tu_recall(ids, truth, nq, K, K);
         if (r < minimum[t] || r + 1e-9 < prev)
             fail_msg("nprobe %d: recall@%d %.4f (minimum %.4f, previous %.4f)", nprobes[t], K, r,
                      minimum[t], prev);

@@ -19,19 +19,6 @@ static vindex *new_ivfpq(int d, size_t nlist, int m, int nbits, vindex_metric me
     return ix;
 }
 
-static double recall_at(const vindex_id *got, const vindex_id *truth, size_t nq, size_t k)
-{
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t a = 0; a < k; a++)
-            for (size_t b = 0; b < k; b++)
-                if (got[i * k + a] == truth[i * k + b]) {
-                    hits++;
-                    break;
-                }
-    return (double)hits / (double)(nq * k);
-}
-
 /* nprobe = nlist: the exact k-NN of the reconstructed vectors */
 static void exact_adc_when_all_lists_probed(void **state)
 {
@@ -97,7 +84,7 @@ static void recall_batch_single_threads(void **state)
         vindex_search_params_init(&p);
         p.nprobe = nprobes[t];
         ASSERT_OK(vindex_search(ix, nq, q, K, &p, d1, i1));
-        double r = recall_at(i1, ri, nq, K);
+        double r = tu_recall(i1, ri, nq, K, K);
         if (getenv("TEST_PQ_VERBOSE"))
             print_message("nprobe %d: recall@%d %.3f\n", nprobes[t], K, r);
         if (r < minimum[t] || r + 1e-9 < prev)

@@ -7,19 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double recall_at(const vindex_id *got, const vindex_id *truth, size_t nq, size_t k)
-{
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t a = 0; a < k; a++)
-            for (size_t b = 0; b < k; b++)
-                if (got[i * k + a] == truth[i * k + b]) {
-                    hits++;
-                    break;
-                }
-    return (double)hits / (double)(nq * k);
-}
-
 /* Codes that Faiss 1.7.3 gives for the same calls (sa_encode). */
 static void codes_match_faiss(void **state)
 {
@@ -72,7 +59,7 @@ static void recall_grows_with_nbits(void **state)
         assert_true(vindex_is_trained(ix));
         ASSERT_OK(vindex_add(ix, nb, x));
         ASSERT_OK(vindex_search(ix, nq, q, k, NULL, dis, ids));
-        rec[b] = recall_at(ids, ri, nq, k);
+        rec[b] = tu_recall(ids, ri, nq, k, k);
         /* distances are Hamming counts, sorted, ties by smaller label */
         for (size_t i = 0; i < nq; i++)
             for (size_t r = 0; r < k; r++) {

@@ -15,19 +15,6 @@
 
 enum { D = 32, K = 10 };
 
-static double recall_at(const vindex_id *got, const vindex_id *truth, size_t nq, size_t k)
-{
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t a = 0; a < k; a++)
-            for (size_t b = 0; b < k; b++)
-                if (got[i * k + a] == truth[i * k + b]) {
-                    hits++;
-                    break;
-                }
-    return (double)hits / (double)(nq * k);
-}
-
 static vindex_pq_codec *trained_codec(int d, int M, int nbits, size_t n, const float *x)
 {
     vindex_pq_codec *c;
@@ -400,7 +387,7 @@ static void index_search_is_exact_adc(void **state)
             vindex_set_num_threads(0);
             /* recall against the true neighbours */
             tu_reference_knn(q, nq, x, n, D, K, metric, rd, ri);
-            double r = recall_at(ids, ri, nq, K);
+            double r = tu_recall(ids, ri, nq, K, K);
             double want = widths[w] == 8 ? 0.6 : 0.25;
             if (getenv("TEST_PQ_VERBOSE"))
                 print_message("nbits %d metric %d: recall@%d %.3f\n", widths[w], mt, K, r);

@@ -29,19 +29,6 @@ static vindex *new_sq(int d, vindex_sq_type t, vindex_metric m, size_t n, const 
     return ix;
 }
 
-static double recall_at(const vindex_id *got, const vindex_id *truth, size_t nq, size_t k)
-{
-    size_t hits = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t a = 0; a < k; a++)
-            for (size_t b = 0; b < k; b++)
-                if (got[i * k + a] == truth[i * k + b]) {
-                    hits++;
-                    break;
-                }
-    return (double)hits / (double)(nq * k);
-}
-
 /* ---- kernels ------------------------------------------------------------ */
 
 static void kernels_match_scalar(void **state)
@@ -273,7 +260,7 @@ static void recall_against_brute_force(void **state)
         for (int ti = 0; ti < NTYPES; ti++) {
             vindex *ix = new_sq(D, ALL_TYPES[ti], metric, N, x);
             ASSERT_OK(vindex_search(ix, NQ, q, K, NULL, dis, ids));
-            double r = recall_at(ids, truth, NQ, K);
+            double r = tu_recall(ids, truth, NQ, K, K);
             if (getenv("SQ_TEST_VERBOSE"))
                 fprintf(stderr, "%s %s recall %.3f\n", vx_sq_type_name(ALL_TYPES[ti]),
                         m ? "IP" : "L2", r);
@@ -431,7 +418,7 @@ static void ivfsq_recall_at_nprobe(void **state)
             vindex_search_params_init(&sp);
             sp.nprobe = nprobes[p];
             ASSERT_OK(vindex_search(flat, NQ, q, K, &sp, dis, ids));
-            flat_recall[p] = recall_at(ids, truth, NQ, K);
+            flat_recall[p] = tu_recall(ids, truth, NQ, K, K);
         }
         vindex_free(flat);
         for (int ti = 0; ti < NTYPES; ti++) {
@@ -445,7 +432,7 @@ static void ivfsq_recall_at_nprobe(void **state)
                 vindex_search_params_init(&sp);
                 sp.nprobe = nprobes[p];
                 ASSERT_OK(vindex_search(ix, NQ, q, K, &sp, dis, ids));
-                double r = recall_at(ids, truth, NQ, K);
+                double r = tu_recall(ids, truth, NQ, K, K);
                 double minimum = nprobes[p] == NLIST ? exhaustive[ti] : flat_recall[p] - loss[ti];
                 if (getenv("SQ_TEST_VERBOSE"))
                     fprintf(stderr, "IVF %s %s nprobe %d recall %.3f (IVFFlat %.3f)\n",
