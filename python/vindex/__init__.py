@@ -1072,10 +1072,63 @@ class IndexHNSWSQ(IndexHNSW):
 # ---------------------------------------------------------------------------
 
 
+class IndexLSH(Index):
+    """Locality-sensitive hashing (Faiss: IndexLSH(d, nbits, rotate_data=True,
+    train_thresholds=False)): vectors become nbits sign bits of a random
+    rotation (or of their first nbits components), searched by Hamming
+    distance. With train_thresholds the per-bit thresholds are the medians of
+    the training set, so train() is needed first. Codes are Faiss's, bit for
+    bit.
+    """
+
+    def __new__(cls, d, nbits, rotate_data=True, train_thresholds=False):
+        spec = "LSH%d%s%s" % (_operator.index(nbits), "r" if rotate_data else "",
+                              "t" if train_thresholds else "")
+        return index_factory(d, spec)
+
+    def __init__(self, d, nbits, rotate_data=True, train_thresholds=False):
+        pass  # built by __new__
+
+    nbits = _param("nbits", int, "Bits per code (read only).")
+
+
+class IndexPreTransform(Index):
+    """An index that transforms vectors before they reach the index inside it
+    (Faiss: IndexPreTransform): random rotation, PCA, OPQ or L2 normalisation.
+    Built through index_factory for now, e.g. index_factory(d, "OPQ16,IVF256,PQ16")
+    or index_factory(d, "PCA64,Flat")."""
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("IndexPreTransform: build it with index_factory, e.g. "
+                           "index_factory(d, 'PCA64,Flat') or 'OPQ16,IVF256,PQ16'")
+
+
+class IndexRefine(Index):
+    """A base index whose candidates are re-ranked by exact distances from a
+    second index (Faiss: IndexRefine / IndexRefineFlat): a search asks the base
+    for k * k_factor candidates. Built through index_factory for now, e.g.
+    index_factory(d, "IVF256,PQ16,RFlat") or "PQ16,Refine(SQfp16)"; k_factor is
+    an attribute and, per call, IndexRefineSearchParameters(k_factor=...)."""
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("IndexRefine: build it with index_factory, e.g. "
+                           "index_factory(d, 'IVF256,PQ16,RFlat')")
+
+    k_factor = _param("k_factor", float, "Candidates asked of the base per result wanted "
+                                         "(default 1, at least 1).")
+
+
+class IndexRefineFlat(IndexRefine):
+    """IndexRefine whose refinement index is a Flat (Faiss: IndexRefineFlat);
+    index_factory(d, "<base>,RFlat")."""
+
+
 def index_factory(d, description, metric=METRIC_L2):
     """Builds an index from a Faiss factory string (Faiss: index_factory):
     "Flat", "IVF1024,Flat", "IVF1024,PQ16x8", "IVF256,SQ8", "PQ16", "SQfp16",
-    "HNSW32", with prefixes "IDMap," / "IDMap2,". Returns an object of the
+    "HNSW32", "LSH", with prefixes "IDMap," / "IDMap2,", transforms "OPQ16,",
+    "PCA64,", "RR64,", "L2norm," and suffixes ",RFlat" / ",Refine(...)".
+    Returns an object of the
     matching class (IndexFlatL2 / IndexFlatIP, IndexIVFPQ, IndexIDMap over
     ...). An unknown token raises ArgumentError, one vindex lacks
     RuntimeError; both messages name the token and its position."""
