@@ -22,3 +22,11 @@ void vx_heap_merge(float *score, vindex_id *ids, size_t k, const float *other_sc
         if (other_ids[i] != -1)
             vx_heap_push(score, ids, k, other_score[i], other_ids[i]);
 }
+
+void vx_heap_merge_segments(float *score, vindex_id *ids, size_t k, const float *seg_score,
+                            const vindex_id *seg_ids, size_t nseg)
+{
+    vx_heap_init(score, ids, k);
+    for (size_t s = 0; s < nseg; s++)
+        vx_heap_merge(score, ids, k, seg_score + s * k, seg_ids + s * k);
+}

@@ -70,4 +70,10 @@ void vx_topk_finish(float *score, vindex_id *ids, size_t k, vindex_metric metric
 void vx_heap_merge(float *score, vindex_id *ids, size_t k, const float *other_score,
                    const vindex_id *other_ids);
 
+/* Merges nseg heaps of k entries stored one after another (heap s at
+ * seg_score + s * k) into one heap in score/ids: the per-segment heaps of a
+ * search split over database segments. */
+void vx_heap_merge_segments(float *score, vindex_id *ids, size_t k, const float *seg_score,
+                            const vindex_id *seg_ids, size_t nseg);
+
 #endif

@@ -142,13 +142,9 @@ vindex_status vx_hamming_knn(const vx_hamming_base *b, size_t nq, const uint8_t 
     for (size_t i = 0; i < nq; i++) {
         float *dis = distances + i * k;
         vindex_id *ids = labels + i * k;
-        if (jb.nseg > 1) {
-            vx_heap_init(dis, ids, k);
-            for (size_t s = 0; s < jb.nseg; s++) {
-                size_t at = (i * jb.nseg + s) * k;
-                vx_heap_merge(dis, ids, k, jb.seg_dis + at, jb.seg_ids + at);
-            }
-        }
+        if (jb.nseg > 1)
+            vx_heap_merge_segments(dis, ids, k, jb.seg_dis + i * jb.nseg * k,
+                                   jb.seg_ids + i * jb.nseg * k, jb.nseg);
         vx_topk_finish(dis, ids, k, VINDEX_METRIC_L2);
     }
 done:

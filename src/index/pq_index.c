@@ -282,13 +282,9 @@ static vindex_status pq_search(const vindex *ix, size_t nq, const float *q, size
         for (size_t i = 0; i < j.nq; i++) {
             float *od = j.out_dis + i * k;
             vindex_id *oi = j.out_ids + i * k;
-            if (nseg > 1) {
-                memcpy(od, j.seg_dis + i * nseg * k, k * sizeof(float));
-                memcpy(oi, j.seg_ids + i * nseg * k, k * sizeof(vindex_id));
-                for (size_t s = 1; s < nseg; s++)
-                    vx_heap_merge(od, oi, k, j.seg_dis + (i * nseg + s) * k,
-                                  j.seg_ids + (i * nseg + s) * k);
-            }
+            if (nseg > 1)
+                vx_heap_merge_segments(od, oi, k, j.seg_dis + i * nseg * k,
+                                       j.seg_ids + i * nseg * k, nseg);
             vx_topk_finish(od, oi, k, ix->metric);
         }
     }

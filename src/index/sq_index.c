@@ -262,12 +262,9 @@ static vindex_status sq_search(const vindex *ix, size_t nq, const float *q, size
         for (size_t i = 0; i < nq; i++) {
             float *hd = distances + i * k;
             vindex_id *hi = labels + i * k;
-            if (j.nseg > 1) {
-                vx_heap_init(hd, hi, k);
-                for (size_t g = 0; g < j.nseg; g++)
-                    vx_heap_merge(hd, hi, k, j.seg_dis + (i * j.nseg + g) * k,
-                                  j.seg_ids + (i * j.nseg + g) * k);
-            }
+            if (j.nseg > 1)
+                vx_heap_merge_segments(hd, hi, k, j.seg_dis + i * j.nseg * k,
+                                       j.seg_ids + i * j.nseg * k, j.nseg);
             vx_topk_finish(hd, hi, k, ix->metric);
         }
     }
