@@ -31,6 +31,7 @@
 #include "../core/error.h"
 #include "../core/threads.h"
 #include "../index/brute.h"
+#include "../index/index.h"
 #include "../simd/kernels.h"
 #include "../simd/pq_kernels.h"
 
@@ -727,15 +728,11 @@ VINDEX_API vindex_status vindex_kmeans(size_t n, int d, const float *x, size_t k
     if (!x || !centroids)
         return vx_fail(VINDEX_ERR_INVALID, "kmeans: %s is NULL", x ? "centroids" : "x");
     size_t elems;
-    if (!vx_mul_ok(n, (size_t)d, &elems) || !vx_mul_ok(elems, sizeof(float), &elems) ||
-        !vx_mul_ok(k, (size_t)d, &elems))
-        return vx_fail(VINDEX_ERR_INVALID, "kmeans: %zu x %d overflows", n, d);
-    for (size_t i = 0; i < n * (size_t)d; i++)
-        if (!isfinite(x[i]))
-            return vx_fail(VINDEX_ERR_INVALID,
-                           "kmeans: training vector %zu has a NaN or infinite value at "
-                           "component %zu",
-                           i / (size_t)d, i % (size_t)d);
+    if (!vx_mul_ok(k, (size_t)d, &elems) || !vx_mul_ok(elems, sizeof(float), &elems))
+        return vx_fail(VINDEX_ERR_INVALID, "kmeans: %zu centroids of dimension %d overflow", k, d);
+    st = vx_check_vectors(d, "kmeans", "training vector", n, x);
+    if (st)
+        return st;
     return vx_kmeans(n, d, x, k, params,
                      params->spherical ? VINDEX_METRIC_INNER_PRODUCT : VINDEX_METRIC_L2, centroids,
                      iteration_obj, NULL);

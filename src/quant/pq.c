@@ -22,6 +22,7 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../index/index.h"
 #include "../core/threads.h"
 #include "../simd/kernels.h"
 #include "../simd/pq_kernels.h"
@@ -370,17 +371,13 @@ static vindex_status check_codec(const vindex_pq_codec *c, const char *op, bool 
 static vindex_status check_batch(size_t n, size_t d, const float *x, const char *op,
                                  const char *what, bool finite)
 {
+    if (finite) /* the library's one check of input vectors */
+        return vx_check_vectors((int)d, op, what, n, x);
     size_t e;
     if (!vx_mul_ok(n, d, &e) || !vx_mul_ok(e, sizeof(float), &e))
         return vx_fail(VINDEX_ERR_INVALID, "%s: %zu x %zu overflows", op, n, d);
     if (n > 0 && !x)
         return vx_fail(VINDEX_ERR_INVALID, "%s: %s is NULL", op, what);
-    if (finite)
-        for (size_t i = 0; i < n * d; i++)
-            if (!isfinite(x[i]))
-                return vx_fail(VINDEX_ERR_INVALID,
-                               "%s: %s %zu has a NaN or infinite value at component %zu", op,
-                               what, i / d, i % d);
     return VINDEX_OK;
 }
 
