@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 # on PATH).
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all build python test check-sanitize demo install clean
+.PHONY: all build python test check-sanitize check-tsan demo install clean
 
 all: build
 
@@ -33,6 +33,15 @@ check-sanitize:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 
+# The concurrency tests (tests/c/test_concurrency.c, test_threads.c) under
+# ThreadSanitizer in build-tsan/; any report fails the run.
+TSAN_TESTS = test_concurrency test_threads
+check-tsan:
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVINDEX_TSAN=ON
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --test-dir build-tsan --output-on-failure -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+
 demo: build
 	./$(BUILD)/vindex_flat_demo
 
@@ -41,4 +50,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

@@ -10,11 +10,28 @@
  *  - A call that fails leaves the index exactly as it was.
  *  - Vectors are row-major float32: vector i of a batch starts at x + i*d.
  *
- * Thread safety: any number of threads may call the const functions (search,
- * range_search, reconstruct, ntotal, ...) on one index at once. Functions that
- * take a non-const index (train, add, remove_ids, reset, set_param) need
- * exclusive access: no other call on the same index may run concurrently.
- * Distinct indexes are independent.
+ * Thread safety: every index carries a readers-writer lock that its functions
+ * take themselves, so any mix of calls from any number of threads on one index
+ * is safe. Reads (search, range_search, reconstruct[_n], get_param, ntotal,
+ * is_trained, memory_bytes, write, serialize, the IVF/HNSW/LSH inspectors)
+ * share the lock and run in parallel; changes (train, add, add_with_ids,
+ * remove_ids, reset, set_param, ivf_make_direct_map, ivf_merge_from) take it
+ * exclusively, waiting for running reads to finish and holding new ones back
+ * (writers are preferred, so a stream of searches cannot starve an add). A
+ * search therefore sees the index before or after an add, never a half-added
+ * vector, and its results equal a serial search of that state. Exceptions:
+ *  - vindex_free must not run concurrently with any other call on the index.
+ *  - A part owned by a composite (the sub-index of an IDMap, an IVF's
+ *    quantizer, a Refine's or PreTransform's parts, as returned by
+ *    vindex_idmap_index / vindex_ivf_quantizer) is guarded by the composite's
+ *    lock: use it only through the composite, or read it directly only while no
+ *    thread changes the composite.
+ *  - Objects without an index handle (vindex_pq_codec, vindex_transform,
+ *    vindex_selector, vindex_binary) have no lock: the const functions may run
+ *    concurrently, the others need exclusive access.
+ * Distinct indexes are independent. The internal thread pool cannot deadlock
+ * with these locks: a call that finds the pool busy runs its work inline
+ * instead of waiting, and pool tasks never take an index lock.
  *
  * The library never prints and never exits; see vindex_set_log_callback().
  */

@@ -8,6 +8,10 @@
  * from many threads already keep the cores busy, and waiting would only add
  * latency. Calls from inside a task run inline too, so nested parallelism never
  * oversubscribes.
+ *
+ * Index locks (index.h): a caller may hold an index's lock while it runs a job
+ * here. That cannot deadlock because nothing here ever waits for the pool
+ * (trylock, else inline), and tasks never take an index lock.
  */
 #include "threads.h"
 

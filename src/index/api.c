@@ -88,24 +88,49 @@ static vindex_status check_trained(const vindex *ix, const char *op)
 
 VINDEX_API void vindex_free(vindex *ix)
 {
-    if (ix)
+    if (ix) {
+        pthread_rwlock_destroy(&ix->lock);
         ix->ops->destroy(ix);
+    }
 }
 
+/* d, metric and the type never change after construction; what add, train and
+ * reset change is read under the shared lock. */
 VINDEX_API int vindex_d(const vindex *ix) { return ix ? ix->d : 0; }
-VINDEX_API int64_t vindex_ntotal(const vindex *ix) { return ix ? ix->ntotal : 0; }
+VINDEX_API int64_t vindex_ntotal(const vindex *ix)
+{
+    if (!ix)
+        return 0;
+    vx_index_lock_shared(ix);
+    int64_t n = ix->ntotal;
+    vx_index_unlock(ix);
+    return n;
+}
 VINDEX_API vindex_metric vindex_metric_type(const vindex *ix)
 {
     return ix ? ix->metric : VINDEX_METRIC_L2;
 }
-VINDEX_API int vindex_is_trained(const vindex *ix) { return ix ? ix->is_trained : 0; }
+VINDEX_API int vindex_is_trained(const vindex *ix)
+{
+    if (!ix)
+        return 0;
+    vx_index_lock_shared(ix);
+    int trained = ix->is_trained;
+    vx_index_unlock(ix);
+    return trained;
+}
 VINDEX_API const char *vindex_type_name(const vindex *ix)
 {
     return ix ? ix->ops->type_name : "";
 }
 VINDEX_API size_t vindex_memory_bytes(const vindex *ix)
 {
-    return ix && ix->ops->memory_bytes ? ix->ops->memory_bytes(ix) : 0;
+    if (!ix || !ix->ops->memory_bytes)
+        return 0;
+    vx_index_lock_shared(ix);
+    size_t bytes = ix->ops->memory_bytes(ix);
+    vx_index_unlock(ix);
+    return bytes;
 }
 
 VINDEX_API vindex_status vindex_set_param(vindex *ix, const char *name, double value)
@@ -118,7 +143,9 @@ VINDEX_API vindex_status vindex_set_param(vindex *ix, const char *name, double v
         return vx_fail(VINDEX_ERR_INVALID, "set_param: name is NULL");
     if (!isfinite(value))
         return vx_fail(VINDEX_ERR_INVALID, "set_param: %s must be a finite number", name);
+    vx_index_lock_exclusive(ix);
     st = ix->ops->set_param ? ix->ops->set_param(ix, name, value) : VINDEX_ERR_NOT_FOUND;
+    vx_index_unlock(ix);
     if (st == VINDEX_ERR_NOT_FOUND)
         return vx_fail(st, "set_param: %s has no parameter '%s'", ix->ops->type_name, name);
     return st;
@@ -132,7 +159,9 @@ VINDEX_API vindex_status vindex_get_param(const vindex *ix, const char *name, do
         return st;
     if (!name || !value)
         return vx_fail(VINDEX_ERR_INVALID, "get_param: %s is NULL", name ? "value" : "name");
+    vx_index_lock_shared(ix);
     st = ix->ops->get_param ? ix->ops->get_param(ix, name, value) : VINDEX_ERR_NOT_FOUND;
+    vx_index_unlock(ix);
     if (st == VINDEX_ERR_NOT_FOUND)
         return vx_fail(st, "get_param: %s has no parameter '%s'", ix->ops->type_name, name);
     return st;
@@ -154,7 +183,24 @@ VINDEX_API vindex_status vindex_train(vindex *ix, size_t n, const float *x)
         st = check_vectors(ix, "train", "training vector", n, x);
     if (st)
         return st;
-    return vx_index_train(ix, n, x);
+    vx_index_lock_exclusive(ix);
+    st = vx_index_train(ix, n, x);
+    vx_index_unlock(ix);
+    return st;
+}
+
+/* Under the exclusive lock: checks that depend on the index's state, then the add. */
+static vindex_status add_locked(vindex *ix, size_t n, const float *x, const vindex_id *ids,
+                                const char *op)
+{
+    vindex_status st;
+    if (n > (size_t)(INT64_MAX - ix->ntotal))
+        return vx_fail(VINDEX_ERR_INVALID, "%s: %zu vectors would overflow the index count", op, n);
+    if ((st = check_trained(ix, op)))
+        return st;
+    if (n == 0)
+        return VINDEX_OK;
+    return vx_index_add(ix, n, x, ids);
 }
 
 static vindex_status add_common(vindex *ix, size_t n, const float *x, const vindex_id *ids,
@@ -165,13 +211,10 @@ static vindex_status add_common(vindex *ix, size_t n, const float *x, const vind
         st = check_vectors(ix, op, "vector", n, x);
     if (st)
         return st;
-    if (n > (size_t)(INT64_MAX - ix->ntotal))
-        return vx_fail(VINDEX_ERR_INVALID, "%s: %zu vectors would overflow the index count", op, n);
-    if ((st = check_trained(ix, op)))
-        return st;
-    if (n == 0)
-        return VINDEX_OK;
-    return vx_index_add(ix, n, x, ids);
+    vx_index_lock_exclusive(ix);
+    st = add_locked(ix, n, x, ids, op);
+    vx_index_unlock(ix);
+    return st;
 }
 
 VINDEX_API vindex_status vindex_add(vindex *ix, size_t n, const float *x)
@@ -197,6 +240,20 @@ VINDEX_API vindex_status vindex_add_with_ids(vindex *ix, size_t n, const float *
     return add_common(ix, n, x, ids, "add_with_ids");
 }
 
+static vindex_status search_locked(const vindex *ix, size_t nq, const float *queries, size_t k,
+                                   const vindex_search_params *params, float *distances,
+                                   vindex_id *labels)
+{
+    vindex_status st = check_trained(ix, "search");
+    if (st || nq == 0)
+        return st;
+    if (ix->ntotal == 0) {
+        vx_fill_empty_results(nq, k, ix->metric, distances, labels);
+        return VINDEX_OK;
+    }
+    return vx_index_search(ix, nq, queries, k, params, distances, labels);
+}
+
 VINDEX_API vindex_status vindex_search(const vindex *ix, size_t nq, const float *queries,
                                        size_t k, const vindex_search_params *params,
                                        float *distances, vindex_id *labels)
@@ -213,16 +270,12 @@ VINDEX_API vindex_status vindex_search(const vindex *ix, size_t nq, const float 
     if (nq > 0 && (!distances || !labels))
         return vx_fail(VINDEX_ERR_INVALID, "search: %s output is NULL",
                        distances ? "labels" : "distances");
-    if ((st = check_vectors(ix, "search", "query", nq, queries)) || (st = check_params(params, "search")) ||
-        (st = check_trained(ix, "search")))
+    if ((st = check_vectors(ix, "search", "query", nq, queries)) || (st = check_params(params, "search")))
         return st;
-    if (nq == 0)
-        return VINDEX_OK;
-    if (ix->ntotal == 0) {
-        vx_fill_empty_results(nq, k, ix->metric, distances, labels);
-        return VINDEX_OK;
-    }
-    return vx_index_search(ix, nq, queries, k, params, distances, labels);
+    vx_index_lock_shared(ix);
+    st = search_locked(ix, nq, queries, k, params, distances, labels);
+    vx_index_unlock(ix);
+    return st;
 }
 
 VINDEX_API vindex_status vindex_range_search(const vindex *ix, size_t nq, const float *queries,
@@ -243,13 +296,16 @@ VINDEX_API vindex_status vindex_range_search(const vindex *ix, size_t nq, const 
                        "range_search: radius %g is negative; L2 distances are never negative",
                        (double)radius);
     if ((st = check_vectors(ix, "range_search", "query", nq, queries)) ||
-        (st = check_params(params, "range_search")) || (st = check_trained(ix, "range_search")))
+        (st = check_params(params, "range_search")))
         return st;
     vx_range_list *lists = vx_range_lists_new(nq);
     if (!lists)
         return VINDEX_ERR_NOMEM;
-    if (nq > 0 && ix->ntotal > 0)
+    vx_index_lock_shared(ix);
+    st = check_trained(ix, "range_search");
+    if (!st && nq > 0 && ix->ntotal > 0)
         st = vx_index_range_search(ix, nq, queries, radius, params, lists);
+    vx_index_unlock(ix);
     if (!st)
         st = vx_range_pack(lists, nq, ix->metric, out);
     vx_range_lists_free(lists, nq);
@@ -264,7 +320,10 @@ VINDEX_API vindex_status vindex_reconstruct(const vindex *ix, vindex_id id, floa
         return st;
     if (!out)
         return vx_fail(VINDEX_ERR_INVALID, "reconstruct: out is NULL");
-    return vx_index_reconstruct(ix, id, out);
+    vx_index_lock_shared(ix);
+    st = vx_index_reconstruct(ix, id, out);
+    vx_index_unlock(ix);
+    return st;
 }
 
 VINDEX_API vindex_status vindex_reconstruct_n(const vindex *ix, vindex_id i0, size_t n,
@@ -286,10 +345,11 @@ VINDEX_API vindex_status vindex_reconstruct_n(const vindex *ix, vindex_id i0, si
     if (n > 0 && i0 > INT64_MAX - (vindex_id)(n - 1))
         return vx_fail(VINDEX_ERR_INVALID, "reconstruct_n: range %lld + %zu is out of bounds",
                        (long long)i0, n);
-    for (size_t i = 0; i < n; i++)
-        if ((st = vx_index_reconstruct(ix, i0 + (vindex_id)i, out + i * (size_t)ix->d)))
-            return st;
-    return VINDEX_OK;
+    vx_index_lock_shared(ix); /* one snapshot for the whole range */
+    for (size_t i = 0; i < n && !st; i++)
+        st = vx_index_reconstruct(ix, i0 + (vindex_id)i, out + i * (size_t)ix->d);
+    vx_index_unlock(ix);
+    return st;
 }
 
 VINDEX_API vindex_status vindex_remove_ids(vindex *ix, const vindex_selector *sel,
@@ -304,7 +364,9 @@ VINDEX_API vindex_status vindex_remove_ids(vindex *ix, const vindex_selector *se
     if (!sel)
         return vx_fail(VINDEX_ERR_INVALID, "remove_ids: selector is NULL");
     size_t removed = 0;
+    vx_index_lock_exclusive(ix);
     st = vx_index_remove_ids(ix, sel, &removed);
+    vx_index_unlock(ix);
     if (!st && n_removed)
         *n_removed = removed;
     return st;
@@ -318,6 +380,8 @@ VINDEX_API vindex_status vindex_reset(vindex *ix)
         return st;
     if (!ix->ops->reset)
         return vx_index_unsupported(ix, "reset");
+    vx_index_lock_exclusive(ix);
     ix->ops->reset(ix);
+    vx_index_unlock(ix);
     return VINDEX_OK;
 }

@@ -746,8 +746,7 @@ static vindex_status invalid(char *report, size_t len, const char *fmt, ...)
     return vx_fail(VINDEX_ERR_CORRUPT, "hnsw_validate: %s", msg);
 }
 
-VINDEX_API vindex_status vindex_hnsw_validate(const vindex *ix, int64_t *unreachable,
-                                              char *report, size_t len)
+static vindex_status hnsw_validate_unlocked(const vindex *ix, int64_t *unreachable, char *report, size_t len)
 {
     vx_clear_error();
     if (unreachable)
@@ -854,5 +853,18 @@ VINDEX_API vindex_status vindex_hnsw_validate(const vindex *ix, int64_t *unreach
 done:
     vx_free(seen);
     vx_free(queue);
+    return st;
+}
+
+/* The public entry points above, under the index lock (index.h). */
+
+VINDEX_API vindex_status vindex_hnsw_validate(const vindex *ix, int64_t *unreachable,
+                                              char *report, size_t len)
+{
+    if (!ix)
+        return hnsw_validate_unlocked(ix, unreachable, report, len);
+    vx_index_lock_shared(ix);
+    vindex_status st = hnsw_validate_unlocked(ix, unreachable, report, len);
+    vx_index_unlock(ix);
     return st;
 }

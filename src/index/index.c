@@ -13,6 +13,37 @@ void vx_index_init(vindex *ix, const vx_index_ops *ops, int d, vindex_metric met
     ix->metric = metric;
     ix->ntotal = 0;
     ix->is_trained = is_trained;
+    /* Writers first: a steady stream of searches must not starve an add. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&ix->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
+/* The lock is the one member a reader changes; the index stays logically const. */
+static pthread_rwlock_t *lock_of(const vindex *ix) { return (pthread_rwlock_t *)&ix->lock; }
+
+void vx_index_lock_shared(const vindex *ix) { pthread_rwlock_rdlock(lock_of(ix)); }
+void vx_index_lock_exclusive(vindex *ix) { pthread_rwlock_wrlock(&ix->lock); }
+void vx_index_unlock(const vindex *ix) { pthread_rwlock_unlock(lock_of(ix)); }
+
+void vx_index_lock_pair(vindex *a, vindex *b)
+{
+    if (a == b) {
+        vx_index_lock_exclusive(a);
+        return;
+    }
+    vindex *first = (uintptr_t)a < (uintptr_t)b ? a : b;
+    vx_index_lock_exclusive(first);
+    vx_index_lock_exclusive(first == a ? b : a);
+}
+
+void vx_index_unlock_pair(vindex *a, vindex *b)
+{
+    vx_index_unlock(a);
+    if (b != a)
+        vx_index_unlock(b);
 }
 
 vindex_status vx_index_unsupported(const vindex *ix, const char *op)

@@ -13,6 +13,7 @@
 #ifndef VX_INDEX_H
 #define VX_INDEX_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "../core/range.h"
@@ -54,11 +55,28 @@ struct vindex {
     vindex_metric metric;
     int64_t ntotal;
     bool is_trained;
+    /* Readers-writer lock of the public API (include/vindex.h, "Thread
+     * safety"): the vindex_* entry points take it, shared for reads and
+     * exclusive for changes, and release it before returning. Ops and the
+     * vx_index_* helpers below never take it: a composite's parts are guarded
+     * by the composite's lock. Writer-preferring and not recursive, so no code
+     * holding it may call a public function on the same index. */
+    pthread_rwlock_t lock;
 };
 
-/* Fills the common header. */
+/* Fills the common header and initialises the lock (vindex_free destroys it). */
 void vx_index_init(vindex *ix, const vx_index_ops *ops, int d, vindex_metric metric,
                    bool is_trained);
+
+/* The public API's locking, for entry points outside api.c (a family's own
+ * vindex_* functions, io): shared around anything that only reads the index,
+ * exclusive around anything that changes it. ix must not be NULL. */
+void vx_index_lock_shared(const vindex *ix);
+void vx_index_lock_exclusive(vindex *ix);
+void vx_index_unlock(const vindex *ix);
+/* Both indexes exclusively, in address order (merges); a == b locks once. */
+void vx_index_lock_pair(vindex *a, vindex *b);
+void vx_index_unlock_pair(vindex *a, vindex *b);
 
 /* Unchecked dispatch for composites; an op that is NULL gives UNSUPPORTED. */
 vindex_status vx_index_train(vindex *ix, size_t n, const float *x);

@@ -919,7 +919,7 @@ vindex_status vx_ivf_get_param(const vindex *ix, const char *name, double *value
 
 /* ---- public IVF functions ----------------------------------------------- */
 
-VINDEX_API vindex_status vindex_ivf_make_direct_map(vindex *ix, vindex_direct_map kind)
+static vindex_status ivf_make_direct_map_unlocked(vindex *ix, vindex_direct_map kind)
 {
     vx_clear_error();
     vx_ivf *ivf = vx_ivf_of(ix, "make_direct_map");
@@ -985,7 +985,7 @@ VINDEX_API vindex_status vindex_ivf_make_direct_map(vindex *ix, vindex_direct_ma
                    "2 hash)", (int)kind);
 }
 
-VINDEX_API vindex_status vindex_ivf_direct_map_kind(const vindex *ix, vindex_direct_map *kind)
+static vindex_status ivf_direct_map_kind_unlocked(const vindex *ix, vindex_direct_map *kind)
 {
     vx_clear_error();
     const vx_ivf *ivf = vx_ivf_of(ix, "direct_map_kind");
@@ -1008,7 +1008,7 @@ static bool same_centroids(const vx_ivf *a, const vx_ivf *b)
     return memcmp(ca, cb, (size_t)a->quantizer->ntotal * (size_t)a->base.d * sizeof(float)) == 0;
 }
 
-VINDEX_API vindex_status vindex_ivf_merge_from(vindex *dst, vindex *src, vindex_id add_id)
+static vindex_status ivf_merge_from_unlocked(vindex *dst, vindex *src, vindex_id add_id)
 {
     vx_clear_error();
     vx_ivf *a = vx_ivf_of(dst, "merge_from"), *b = a ? vx_ivf_of(src, "merge_from") : NULL;
@@ -1086,6 +1086,8 @@ VINDEX_API vindex_status vindex_ivf_merge_from(vindex *dst, vindex *src, vindex_
     for (size_t l = 0; l < nlist; l++) {
         vx_ivf_list *D = &a->lists[l];
         const vx_ivf_list *S = &b->lists[l];
+        if (S->n == 0)
+            continue; /* both lists may be unallocated (NULL): no memcpy */
         memcpy(D->codes + D->n * cs, S->codes, S->n * cs);
         for (size_t i = 0; i < S->n; i++) {
             vindex_id id = S->ids[i] + add_id;
@@ -1103,7 +1105,7 @@ VINDEX_API vindex_status vindex_ivf_merge_from(vindex *dst, vindex *src, vindex_
     return VINDEX_OK;
 }
 
-VINDEX_API vindex_status vindex_ivf_list_sizes(const vindex *ix, size_t *sizes)
+static vindex_status ivf_list_sizes_unlocked(const vindex *ix, size_t *sizes)
 {
     vx_clear_error();
     const vx_ivf *ivf = vx_ivf_of(ix, "list_sizes");
@@ -1116,7 +1118,7 @@ VINDEX_API vindex_status vindex_ivf_list_sizes(const vindex *ix, size_t *sizes)
     return VINDEX_OK;
 }
 
-VINDEX_API vindex_status vindex_ivf_list_ids(const vindex *ix, size_t list, vindex_id *ids)
+static vindex_status ivf_list_ids_unlocked(const vindex *ix, size_t list, vindex_id *ids)
 {
     vx_clear_error();
     const vx_ivf *ivf = vx_ivf_of(ix, "list_ids");
@@ -1133,7 +1135,7 @@ VINDEX_API vindex_status vindex_ivf_list_ids(const vindex *ix, size_t list, vind
     return VINDEX_OK;
 }
 
-VINDEX_API vindex_status vindex_ivf_imbalance_factor(const vindex *ix, double *out)
+static vindex_status ivf_imbalance_factor_unlocked(const vindex *ix, double *out)
 {
     vx_clear_error();
     const vx_ivf *ivf = vx_ivf_of(ix, "imbalance_factor");
@@ -1161,4 +1163,66 @@ VINDEX_API vindex_status vindex_ivf_quantizer(const vindex *ix, vindex **out)
         return vx_fail(VINDEX_ERR_INVALID, "quantizer: out is NULL");
     *out = ivf->quantizer;
     return VINDEX_OK;
+}
+
+/* The public entry points above, under the index lock (index.h). */
+
+VINDEX_API vindex_status vindex_ivf_make_direct_map(vindex *ix, vindex_direct_map kind)
+{
+    if (!ix)
+        return ivf_make_direct_map_unlocked(ix, kind);
+    vx_index_lock_exclusive(ix);
+    vindex_status st = ivf_make_direct_map_unlocked(ix, kind);
+    vx_index_unlock(ix);
+    return st;
+}
+
+VINDEX_API vindex_status vindex_ivf_direct_map_kind(const vindex *ix, vindex_direct_map *kind)
+{
+    if (!ix)
+        return ivf_direct_map_kind_unlocked(ix, kind);
+    vx_index_lock_shared(ix);
+    vindex_status st = ivf_direct_map_kind_unlocked(ix, kind);
+    vx_index_unlock(ix);
+    return st;
+}
+
+VINDEX_API vindex_status vindex_ivf_merge_from(vindex *dst, vindex *src, vindex_id add_id)
+{
+    if (!dst || !src)
+        return ivf_merge_from_unlocked(dst, src, add_id);
+    vx_index_lock_pair(dst, src);
+    vindex_status st = ivf_merge_from_unlocked(dst, src, add_id);
+    vx_index_unlock_pair(dst, src);
+    return st;
+}
+
+VINDEX_API vindex_status vindex_ivf_list_sizes(const vindex *ix, size_t *sizes)
+{
+    if (!ix)
+        return ivf_list_sizes_unlocked(ix, sizes);
+    vx_index_lock_shared(ix);
+    vindex_status st = ivf_list_sizes_unlocked(ix, sizes);
+    vx_index_unlock(ix);
+    return st;
+}
+
+VINDEX_API vindex_status vindex_ivf_list_ids(const vindex *ix, size_t list, vindex_id *ids)
+{
+    if (!ix)
+        return ivf_list_ids_unlocked(ix, list, ids);
+    vx_index_lock_shared(ix);
+    vindex_status st = ivf_list_ids_unlocked(ix, list, ids);
+    vx_index_unlock(ix);
+    return st;
+}
+
+VINDEX_API vindex_status vindex_ivf_imbalance_factor(const vindex *ix, double *out)
+{
+    if (!ix)
+        return ivf_imbalance_factor_unlocked(ix, out);
+    vx_index_lock_shared(ix);
+    vindex_status st = ivf_imbalance_factor_unlocked(ix, out);
+    vx_index_unlock(ix);
+    return st;
 }

@@ -515,8 +515,7 @@ VINDEX_API vindex_status vindex_lsh_new(vindex **out, int d, int nbits, int rota
     return VINDEX_OK;
 }
 
-VINDEX_API vindex_status vindex_lsh_encode(const vindex *ix, size_t n, const float *x,
-                                           uint8_t *codes)
+static vindex_status lsh_encode_unlocked(const vindex *ix, size_t n, const float *x, uint8_t *codes)
 {
     vx_clear_error();
     if (!ix || ix->ops != &lsh_ops)
@@ -529,4 +528,17 @@ VINDEX_API vindex_status vindex_lsh_encode(const vindex *ix, size_t n, const flo
     if (!ix->is_trained)
         return vx_fail(VINDEX_ERR_NOT_TRAINED, "lsh_encode: IndexLSH is not trained; call train() first");
     return n ? encode((const lsh *)ix, n, x, codes) : VINDEX_OK;
+}
+
+/* The public entry points above, under the index lock (index.h). */
+
+VINDEX_API vindex_status vindex_lsh_encode(const vindex *ix, size_t n, const float *x,
+                                           uint8_t *codes)
+{
+    if (!ix)
+        return lsh_encode_unlocked(ix, n, x, codes);
+    vx_index_lock_shared(ix);
+    vindex_status st = lsh_encode_unlocked(ix, n, x, codes);
+    vx_index_unlock(ix);
+    return st;
 }

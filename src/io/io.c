@@ -60,7 +60,7 @@ static vindex_status sync_dir(const char *path)
     return st;
 }
 
-VINDEX_API vindex_status vindex_write(const vindex *ix, const char *path)
+static vindex_status write_unlocked(const vindex *ix, const char *path)
 {
     vx_clear_error();
     if (!path)
@@ -198,7 +198,7 @@ VINDEX_API vindex_status vindex_read(vindex **out, const char *path, unsigned fl
 
 /* ---- byte buffers -------------------------------------------------------- */
 
-VINDEX_API vindex_status vindex_serialize(const vindex *ix, void **buf, size_t *len)
+static vindex_status serialize_unlocked(const vindex *ix, void **buf, size_t *len)
 {
     vx_clear_error();
     if (!buf || !len)
@@ -223,8 +223,7 @@ VINDEX_API vindex_status vindex_serialize(const vindex *ix, void **buf, size_t *
     return st;
 }
 
-VINDEX_API vindex_status vindex_serialize_into(const vindex *ix, void *buf, size_t cap,
-                                               size_t *len)
+static vindex_status serialize_into_unlocked(const vindex *ix, void *buf, size_t cap, size_t *len)
 {
     vx_clear_error();
     if (!len)
@@ -258,4 +257,37 @@ VINDEX_API vindex_status vindex_deserialize(vindex **out, const void *buf, size_
         return vx_fail(VINDEX_ERR_INVALID, "deserialize: buf is NULL");
     static const uint8_t nothing[1];
     return read_from(out, buf ? buf : nothing, len, NULL);
+}
+
+/* The public entry points above, under the index lock (index.h). */
+
+VINDEX_API vindex_status vindex_write(const vindex *ix, const char *path)
+{
+    if (!ix)
+        return write_unlocked(ix, path);
+    vx_index_lock_shared(ix);
+    vindex_status st = write_unlocked(ix, path);
+    vx_index_unlock(ix);
+    return st;
+}
+
+VINDEX_API vindex_status vindex_serialize(const vindex *ix, void **buf, size_t *len)
+{
+    if (!ix)
+        return serialize_unlocked(ix, buf, len);
+    vx_index_lock_shared(ix);
+    vindex_status st = serialize_unlocked(ix, buf, len);
+    vx_index_unlock(ix);
+    return st;
+}
+
+VINDEX_API vindex_status vindex_serialize_into(const vindex *ix, void *buf, size_t cap,
+                                               size_t *len)
+{
+    if (!ix)
+        return serialize_into_unlocked(ix, buf, cap, len);
+    vx_index_lock_shared(ix);
+    vindex_status st = serialize_into_unlocked(ix, buf, cap, len);
+    vx_index_unlock(ix);
+    return st;
 }
