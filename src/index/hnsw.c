@@ -249,18 +249,30 @@ vx_hnsw_store *vx_hnsw_store_flat_new(int d, vindex_metric metric)
  * L2 distance of two codes, times (vdiff / 255)^2, approximates the distance
  * of the vectors (exactly for data that is itself 8-bit, as image pixels).
  * A quarter of fp32's memory traffic per distance, and integer arithmetic:
- * the graph walk is bound by both. */
+ * the graph walk is bound by both. Codes are stored biased (c - 128, signed)
+ * with |c|^2 beside them, so that a query-to-code distance is a VNNI dot
+ * product (see simd/hnsw_sq8.h). */
 
 typedef struct sq8_store {
     vx_hnsw_store base;
-    uint8_t *codes;
+    int8_t *codes;   /* biased: c - 128 */
+    uint32_t *norms; /* |c|^2 of the unbiased code */
     size_t cap;
     float vmin, vdiff, scale2; /* scale2 = (vdiff / 255)^2 */
-    vx_sq8_l2_fn l2;
+    const vx_sq8_kernels *k;
     int pf_lines;
 } sq8_store;
 
-static inline const uint8_t *sq_code(const sq8_store *q, uint32_t slot)
+/* The prepared query (in the scratch's query buffer, 4d + 128 bytes): the
+ * constant part of the distance, then the code as unsigned bytes, and biased
+ * as the stored ones (for d beyond one kernel block). */
+typedef struct sq8_query {
+    int64_t c;        /* |q|^2 - 256 sum(q) */
+    int64_t pad[7];   /* the code starts 64 bytes in */
+    uint8_t code[];   /* d bytes, then d biased bytes */
+} sq8_query;
+
+static inline const int8_t *sq_code(const sq8_store *q, uint32_t slot)
 {
     return q->codes + (size_t)slot * (size_t)q->base.d;
 }
@@ -272,15 +284,25 @@ static inline void sq_prefetch_code(const sq8_store *q, uint32_t slot)
         __builtin_prefetch(p + 64 * l, 0, 3);
 }
 
-static inline float sq_dist(const sq8_store *q, const uint8_t *a, const uint8_t *b)
+/* sum (a - b)^2 over biased codes, any d. */
+static inline uint64_t sq_pair_int(const sq8_store *q, const int8_t *a, const int8_t *b)
 {
     size_t d = (size_t)q->base.d;
     if (d <= VX_SQ8_MAX_BLOCK)
-        return (float)q->l2(a, b, d) * q->scale2;
-    double s = 0;
+        return q->k->pair(a, b, d);
+    uint64_t s = 0;
     for (size_t o = 0; o < d; o += VX_SQ8_MAX_BLOCK)
-        s += q->l2(a + o, b + o, d - o < VX_SQ8_MAX_BLOCK ? d - o : VX_SQ8_MAX_BLOCK);
-    return (float)s * q->scale2;
+        s += q->k->pair(a + o, b + o, d - o < VX_SQ8_MAX_BLOCK ? d - o : VX_SQ8_MAX_BLOCK);
+    return s;
+}
+
+static inline float sq_query_dist(const sq8_store *q, const sq8_query *qq, uint32_t slot)
+{
+    size_t d = (size_t)q->base.d;
+    if (d > VX_SQ8_MAX_BLOCK)
+        return (float)sq_pair_int(q, (const int8_t *)qq->code + d, sq_code(q, slot)) * q->scale2;
+    int64_t v = qq->c + (int64_t)q->norms[slot] - 2 * (int64_t)q->k->dot(qq->code, sq_code(q, slot), d);
+    return (float)v * q->scale2;
 }
 
 static void sq_encode(const sq8_store *q, const float *x, uint8_t *c)
@@ -314,13 +336,21 @@ static vindex_status sq_reserve(vx_hnsw_store *s, size_t cap, size_t keep)
     size_t d = (size_t)s->d, bytes;
     if (!vx_mul_ok(cap, d, &bytes))
         return vx_fail(VINDEX_ERR_NOMEM, "add: %zu codes of %zu bytes overflow", cap, d);
-    uint8_t *c = vx_alloc_big(bytes, 1);
-    if (!c)
+    int8_t *c = vx_alloc_big(bytes, 1);
+    uint32_t *nr = vx_alloc(cap ? cap : 1, sizeof *nr);
+    if (!c || !nr) {
+        vx_free(c);
+        vx_free(nr);
         return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu codes", cap);
-    if (keep)
+    }
+    if (keep) {
         memcpy(c, q->codes, keep * d);
+        memcpy(nr, q->norms, keep * sizeof *nr);
+    }
     vx_free(q->codes);
+    vx_free(q->norms);
     q->codes = c;
+    q->norms = nr;
     q->cap = cap;
     return VINDEX_OK;
 }
@@ -328,22 +358,41 @@ static vindex_status sq_reserve(vx_hnsw_store *s, size_t cap, size_t keep)
 static void sq_set(vx_hnsw_store *s, size_t slot, const float *x)
 {
     sq8_store *q = (sq8_store *)s;
-    sq_encode(q, x, q->codes + slot * (size_t)s->d);
+    size_t d = (size_t)s->d;
+    int8_t *c = q->codes + slot * d;
+    sq_encode(q, x, (uint8_t *)c);
+    uint64_t n = 0;
+    for (size_t j = 0; j < d; j++) {
+        uint8_t u = (uint8_t)c[j];
+        n += (uint64_t)u * u;
+        c[j] = (int8_t)(u ^ 0x80);
+    }
+    q->norms[slot] = (uint32_t)n; /* wraps only past VX_SQ8_MAX_BLOCK, where it is unused */
 }
 
 static void sq_get(const vx_hnsw_store *s, size_t slot, float *out)
 {
     const sq8_store *q = (const sq8_store *)s;
-    const uint8_t *c = q->codes + slot * (size_t)s->d;
+    const int8_t *c = q->codes + slot * (size_t)s->d;
     float step = q->vdiff / 255.0f;
     for (int j = 0; j < s->d; j++)
-        out[j] = q->vmin + step * (float)c[j];
+        out[j] = q->vmin + step * (float)((uint8_t)c[j] ^ 0x80);
 }
 
 static const void *sq_prepare(const vx_hnsw_store *s, const float *x, void *buf)
 {
-    sq_encode((const sq8_store *)s, x, buf);
-    return buf;
+    const sq8_store *q = (const sq8_store *)s;
+    size_t d = (size_t)s->d;
+    sq8_query *qq = buf;
+    sq_encode(q, x, qq->code);
+    int64_t norm = 0, sum = 0;
+    for (size_t j = 0; j < d; j++) {
+        norm += (int64_t)qq->code[j] * qq->code[j];
+        sum += qq->code[j];
+        qq->code[d + j] = qq->code[j] ^ 0x80;
+    }
+    qq->c = norm - 256 * sum;
+    return qq;
 }
 
 static void sq_dist_many(const vx_hnsw_store *s, const void *qc, const uint32_t *slots, size_t n,
@@ -355,20 +404,19 @@ static void sq_dist_many(const vx_hnsw_store *s, const void *qc, const uint32_t 
     for (size_t j = 0; j < n; j++) {
         if (j + 1 < n)
             sq_prefetch_code(q, slots[j + 1]);
-        out[j] = sq_dist(q, qc, sq_code(q, slots[j]));
+        out[j] = sq_query_dist(q, qc, slots[j]);
     }
 }
 
 static float sq_dist_one(const vx_hnsw_store *s, const void *qc, uint32_t slot)
 {
-    const sq8_store *q = (const sq8_store *)s;
-    return sq_dist(q, qc, sq_code(q, slot));
+    return sq_query_dist((const sq8_store *)s, qc, slot);
 }
 
 static float sq_dist_pair(const vx_hnsw_store *s, uint32_t i, uint32_t j)
 {
     const sq8_store *q = (const sq8_store *)s;
-    return sq_dist(q, sq_code(q, i), sq_code(q, j));
+    return (float)sq_pair_int(q, sq_code(q, i), sq_code(q, j)) * q->scale2;
 }
 
 static void sq_prefetch(const vx_hnsw_store *s, uint32_t slot)
@@ -379,14 +427,16 @@ static void sq_prefetch(const vx_hnsw_store *s, uint32_t slot)
 static size_t sq_memory(const vx_hnsw_store *s)
 {
     const sq8_store *q = (const sq8_store *)s;
-    return sizeof *q + q->cap * (size_t)s->d;
+    return sizeof *q + q->cap * ((size_t)s->d + sizeof *q->norms);
 }
 
 static void sq_clear(vx_hnsw_store *s)
 {
     sq8_store *q = (sq8_store *)s;
     vx_free(q->codes);
+    vx_free(q->norms);
     q->codes = NULL;
+    q->norms = NULL;
     q->cap = 0;
 }
 
@@ -394,7 +444,7 @@ static void sq_destroy(vx_hnsw_store *s)
 {
     if (!s)
         return;
-    vx_free(((sq8_store *)s)->codes);
+    sq_clear(s);
     vx_free(s);
 }
 
@@ -410,7 +460,7 @@ vx_hnsw_store *vx_hnsw_store_sq8_new(int d)
     q->base.ops = &sq8_store_ops;
     q->base.d = d;
     q->base.metric = VINDEX_METRIC_L2;
-    q->l2 = vx_sq8_l2_kernel();
+    q->k = vx_sq8_kernels_get();
     size_t lines = ((size_t)d + 63) / 64;
     q->pf_lines = lines < 8 ? (int)lines : 8;
     return &q->base;
@@ -474,7 +524,7 @@ static bool scratch_fit(const vx_hnsw *h, vx_hnsw_scratch *sc, size_t ef, size_t
         sc->buf_i = i;
         sc->buf_cap = nbuf;
     }
-    size_t qb = (size_t)h->base.d * sizeof(float);
+    size_t qb = (size_t)h->base.d * sizeof(float) + 128; /* room for sq8_query */
     if (sc->qbuf_cap < qb) {
         void *b = vx_alloc(qb, 1);
         if (!b)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd/hnsw_sq8.h"
 #include "simd/kernels.h"
 
 enum { DMAX = 300, NYMAX = 19, NQMAX = 9, PAD = 3 };
@@ -234,6 +235,54 @@ static void norms_sqr_uses_norm_kernel(void **state)
     free(x);
 }
 
+/* HNSW's SQ8 kernels (integers: every variant must agree exactly with a plain
+ * loop), for lengths around the 32/64/128-byte steps, extreme bytes included
+ * (the largest products and differences), at unaligned addresses. */
+static void sq8_kernels_match_reference(void **state)
+{
+    (void)state;
+    enum { N = 1100 };
+    uint8_t *qbuf = malloc(N + 1);
+    int8_t *abuf = malloc(N + 1), *bbuf = malloc(N + 1);
+    const vx_sq8_kernels *ks[4];
+    size_t nk = vx_sq8_kernels_all(ks);
+    assert_true(nk >= 1);
+    assert_string_equal(ks[0]->name, "scalar");
+    const size_t lens[] = {1, 2, 15, 31, 32, 33, 63, 64, 65, 127, 128, 129, 200, 784, 1000, N};
+    uint64_t r = 7;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i <= N; i++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint8_t v = (uint8_t)(r >> 56);
+            qbuf[i] = round == 1 ? 255 : v;
+            abuf[i] = round == 1 ? -128 : (int8_t)(uint8_t)(r >> 48);
+            bbuf[i] = round == 1 ? 127 : (int8_t)(uint8_t)(r >> 40);
+        }
+        const uint8_t *q = qbuf + 1; /* unaligned */
+        const int8_t *a = abuf + 1, *b = bbuf + 1;
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t d = lens[li];
+            int64_t dot = 0, pair = 0;
+            for (size_t i = 0; i < d; i++) {
+                dot += (int64_t)q[i] * b[i];
+                pair += ((int64_t)a[i] - b[i]) * ((int64_t)a[i] - b[i]);
+            }
+            for (size_t k = 0; k < nk; k++) {
+                if (ks[k]->dot(q, b, d) != dot)
+                    fail_msg("sq8 dot [%s] d=%zu: got %d, want %lld", ks[k]->name, d,
+                             ks[k]->dot(q, b, d), (long long)dot);
+                if (ks[k]->pair(a, b, d) != (uint64_t)pair)
+                    fail_msg("sq8 pair [%s] d=%zu: got %u, want %lld", ks[k]->name, d,
+                             ks[k]->pair(a, b, d), (long long)pair);
+            }
+        }
+    }
+    assert_ptr_equal(vx_sq8_kernels_get(), vx_sq8_kernels_get());
+    free(qbuf);
+    free(abuf);
+    free(bbuf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +292,7 @@ int main(void)
         cmocka_unit_test(unknown_level_is_null),
         cmocka_unit_test(dispatch_picks_best_level),
         cmocka_unit_test(norms_sqr_uses_norm_kernel),
+        cmocka_unit_test(sq8_kernels_match_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
