@@ -206,7 +206,9 @@ VINDEX_API void vindex_free(vindex *ix);
  * kept). remove_ids scans the lists and keeps the order of what remains. */
 
 /* IndexIVFFlat: vectors stored uncompressed in the lists, distances exact.
- * `quantizer` is a Flat index of dimension d (IndexFlatL2 / IndexFlatIP);
+ * `quantizer` is a Flat index of dimension d (IndexFlatL2 / IndexFlatIP), or an
+ * IndexHNSWFlat whose labels are positions (filled by add(), or empty: train()
+ * adds the centroids; a search probes with efSearch raised to nprobe);
  * ownership passes to the IVF index on success (the caller keeps it on
  * failure). nlist >= 1. */
 VINDEX_API vindex_status vindex_ivf_flat_new(vindex **out, vindex *quantizer, int d,
@@ -657,7 +659,8 @@ VINDEX_API vindex_status vindex_lsh_encode(const vindex *ix, size_t n, const flo
 /* ------------------------------------------------------------------------- */
 
 /* Builds an index from a Faiss factory string (Faiss: index_factory): "Flat",
- * "IVF1024,Flat", "IVF1024,PQ16x8", "IVF256,SQ8", "PQ16", "SQfp16", "HNSW32",
+ * "IVF1024,Flat", "IVF1024,PQ16x8", "IVF256,SQ8", "IVF65536_HNSW32,Flat" (an HNSW
+ * coarse quantizer), "PQ16", "SQfp16", "HNSW32",
  * "LSH" (and LSHr, LSHt, LSHrt, LSH<nbits>...), with prefixes "IDMap," /
  * "IDMap2,", transforms "L2norm,", "RR<d>,", "PCA[W][R]<d>,", "OPQ<M>[_<d>],"
  * and suffixes ",RFlat" / ",Refine(<spec>)". A token vindex does not know gives

@@ -18,8 +18,9 @@
  * wrap that; IDMap/IDMap2 wrap the whole. The main part is
  *
  *   Flat                      exact search
- *   IVF<nlist>,<codes>        inverted file; codes: Flat | PQ<M>[x<nbits>] | SQ8 | SQ4 |
- *                             SQ8_uniform | SQfp16 | SQbf16
+ *   IVF<nlist>[_HNSW<M>],<codes>  inverted file; codes: Flat | PQ<M>[x<nbits>] | SQ8 |
+ *                             SQ4 | SQ8_uniform | SQfp16 | SQbf16; _HNSW<M>: the coarse
+ *                             quantizer is an IndexHNSWFlat(d, M) over the centroids
  *   PQ<M>[x<nbits>]           product quantizer codes, scanned exhaustively
  *   SQ8 | SQ4 | SQfp16 ...    scalar quantizer codes
  *   HNSW<M>[,Flat]            graph over full vectors
@@ -27,7 +28,7 @@
  *                             t: train_thresholds); L2 only, as Faiss
  *
  * Tokens that Faiss knows and vindex does not have yet (fast-scan, ITQ, RQ,
- * LSQ, NSG, HNSW coarse quantizers) are refused as unsupported; an
+ * LSQ, NSG) are refused as unsupported; an
  * unknown token is refused as invalid. Either way the message quotes the spec
  * and points at the token (its position in the string).
  */
@@ -189,18 +190,22 @@ static vindex_status parse_ivf(parser *p, const token *t, vindex **out)
     long nlist;
     if (!read_count(&s, &nlist))
         return fail_at(p, t, VINDEX_ERR_INVALID, "IVF needs a list count, as in IVF1024");
-    if (!strncmp(s, "_HNSW", 5))
-        return fail_at(p, t, VINDEX_ERR_UNSUPPORTED,
-                       "an HNSW coarse quantizer is not available in vindex yet");
+    long hnsw_m = 0; /* IVF<n>_HNSW<M>: an HNSW graph over the centroids */
+    if (!strncmp(s, "_HNSW", 5)) {
+        s += 5;
+        if (!read_count(&s, &hnsw_m))
+            return fail_at(p, t, VINDEX_ERR_INVALID,
+                           "_HNSW needs a neighbour count, as in IVF65536_HNSW32");
+    }
     if (*s)
         return fail_at(p, t, VINDEX_ERR_INVALID, "unexpected text after the list count");
     if (p->at == p->ntok)
         return fail_at(p, t, VINDEX_ERR_INVALID, "IVF needs codes after it, as in IVF1024,Flat");
     const token *codes = &p->tok[p->at++];
 
-    int M, nbits;
+    int M = 0, nbits = 0;
     bool fastscan;
-    vindex_sq_type sq;
+    vindex_sq_type sq = VINDEX_SQ_8BIT;
     enum { CODES_FLAT, CODES_PQ, CODES_SQ } kind;
     if (!strcmp(codes->text, "Flat"))
         kind = CODES_FLAT;
@@ -214,9 +219,10 @@ static vindex_status parse_ivf(parser *p, const token *t, vindex **out)
         return unknown(p, codes);
 
     vindex *quantizer;
-    vindex_status st = vindex_flat_new(&quantizer, p->d, p->metric);
+    vindex_status st = hnsw_m ? vindex_hnsw_flat_new(&quantizer, p->d, (int)hnsw_m, p->metric)
+                              : vindex_flat_new(&quantizer, p->d, p->metric);
     if (st)
-        return st;
+        return fail_at(p, t, st, vindex_last_error());
     if (kind == CODES_FLAT)
         st = vindex_ivf_flat_new(out, quantizer, p->d, (size_t)nlist, p->metric);
     else if (kind == CODES_PQ)
@@ -550,7 +556,13 @@ static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at
     } else if (!strcmp(type, "IndexHNSWFlat") && !vindex_get_param(ix, "M", &v1)) {
         snprintf(part, sizeof part, "HNSW%d", (int)v1);
     } else if (!strncmp(type, "IndexIVF", 8) && !vindex_get_param(ix, "nlist", &v1)) {
-        int n = snprintf(part, sizeof part, "IVF%zu,", (size_t)v1);
+        vindex *q = NULL;
+        double qm;
+        int n = snprintf(part, sizeof part, "IVF%zu", (size_t)v1);
+        if (!vindex_ivf_quantizer(ix, &q) && !strcmp(vindex_type_name(q), "IndexHNSWFlat") &&
+            !vindex_get_param(q, "M", &qm))
+            n += snprintf(part + n, sizeof part - (size_t)n, "_HNSW%d", (int)qm);
+        n += snprintf(part + n, sizeof part - (size_t)n, ",");
         if (!strcmp(type, "IndexIVFFlat"))
             snprintf(part + n, sizeof part - (size_t)n, "Flat");
         else if (!strcmp(type, "IndexIVFPQ") && !vindex_get_param(ix, "pq.M", &v1) &&

@@ -59,6 +59,7 @@ __all__ = [
     "set_log_callback", "ProductQuantizer", "IndexPQ", "IndexIVFPQ", "ScalarQuantizer",
     "IndexScalarQuantizer", "IndexIVFScalarQuantizer", "IndexHNSW", "IndexHNSWFlat",
     "IndexHNSWSQ", "index_factory", "reverse_index_factory", "vector_to_array",
+    "IndexBinary", "IndexBinaryFlat",
 ]
 
 # ---------------------------------------------------------------------------
@@ -491,9 +492,8 @@ class IndexIVF(Index):
         reconstruct: `index.quantizer.search(x, 1)` assigns vectors to lists);
         changes to it are refused."""
         q = self.__dict__.get("_quantizer")
-        if q is None:
-            q = self._ivf_quantizer(IndexFlat)
-            q.__class__ = IndexFlatL2 if q._metric == _vindex.C_METRIC_L2 else IndexFlatIP
+        if q is None:  # IndexFlatL2 / IndexFlatIP, or IndexHNSWFlat (IVF<n>_HNSW<M>)
+            q = _wrap_index_handle(self._ivf_quantizer(Index))
             self.__dict__["_quantizer"] = q
         return q
 
@@ -1070,6 +1070,98 @@ class IndexHNSWSQ(IndexHNSW):
 # ---------------------------------------------------------------------------
 # Factory strings
 # ---------------------------------------------------------------------------
+
+
+class IndexBinary:
+    """The base of the binary indexes (Faiss: IndexBinary): vectors are codes
+    of d bits packed into d / 8 uint8 bytes (bit j is bit j % 8 of byte
+    j // 8), distances are Hamming distances as int32. Not constructed
+    directly: use IndexBinaryFlat."""
+
+    __slots__ = ("_h",)
+
+    @property
+    def d(self):
+        """Bits per code."""
+        return _vindex.binary_info(self._h)[0]
+
+    @property
+    def code_size(self):
+        """Bytes per code (d / 8)."""
+        return _vindex.binary_info(self._h)[1]
+
+    @property
+    def ntotal(self):
+        """Codes stored."""
+        return _vindex.binary_info(self._h)[2]
+
+    @property
+    def is_trained(self):
+        """Always True: binary flat indexes learn nothing."""
+        return True
+
+    def _codes(self, x, op):
+        x = _asc(x, dtype=_np.uint8)
+        if x.ndim != 2 or x.shape[1] != self.code_size:
+            raise ArgumentError(f"{op}: codes must be a uint8 array of shape (n, "
+                                f"{self.code_size}) (d = {self.d} bits), got shape {x.shape}")
+        return x
+
+    def train(self, x):
+        """Nothing to learn (Faiss's IndexBinaryFlat ignores train too)."""
+        self._codes(x, "train")
+
+    def add(self, x):
+        """Appends the (n, code_size) uint8 codes x, labels ntotal, ntotal+1, ..."""
+        _vindex.binary_add(self._h, self._codes(x, "add"))
+
+    def search(self, x, k):
+        """The k nearest stored codes of each of the (n, code_size) uint8 query
+        codes x: (D, I), (n, k) int32 Hamming distances and int64 labels,
+        nearest first, ties by the smaller label; missing results have label
+        -1 (and distance INT32_MAX)."""
+        x = self._codes(x, "search")
+        k = _k(k, "search")
+        D = _empty((x.shape[0], k), dtype=_np.int32)
+        I = _empty((x.shape[0], k), dtype=_i64)
+        _vindex.binary_search(self._h, x, k, D, I)
+        return D, I
+
+    def reconstruct(self, key):
+        """The stored code with label `key`, as a (code_size,) uint8 array."""
+        out = _empty(self.code_size, dtype=_np.uint8)
+        _vindex.binary_reconstruct(self._h, _operator.index(key), out)
+        return out
+
+    def remove_ids(self, x):
+        """Removes the codes whose labels x selects (an IDSelector or an array
+        of ids); the codes after them are renumbered (labels are positions).
+        Returns how many were removed."""
+        if not isinstance(x, _vindex.Selector):
+            x = IDSelectorBatch(_ids(x, "remove_ids"))
+        return _vindex.binary_remove_ids(self._h, x)
+
+    def reset(self):
+        """Removes every code."""
+        _vindex.binary_reset(self._h)
+
+    def __repr__(self):
+        return f"<vindex.{type(self).__name__} d={self.d} ntotal={self.ntotal}>"
+
+
+class IndexBinaryFlat(IndexBinary):
+    """Exact Hamming k-NN over stored binary codes (Faiss:
+    IndexBinaryFlat(d)); d is a positive multiple of 8 bits.
+
+        index = faiss.IndexBinaryFlat(256)
+        index.add(codes)            # uint8, shape (n, 32)
+        D, I = index.search(q, 10)  # D int32 Hamming distances
+    """
+
+    __slots__ = ()
+
+    def __init__(self, d):
+        self._h = _vindex.binary_flat_new(_operator.index(d))
 
 
 class IndexLSH(Index):

@@ -81,16 +81,17 @@ static PyObject *raise_status(vindex_status st)
 /* Buffers                                                                    */
 /* ------------------------------------------------------------------------- */
 
-enum item { ITEM_F32, ITEM_I64, ITEM_U8 };
+enum item { ITEM_F32, ITEM_I64, ITEM_U8, ITEM_I32 };
 
 static const char *item_name(enum item t)
 {
-    return t == ITEM_F32 ? "float32" : t == ITEM_I64 ? "int64" : "uint8";
+    return t == ITEM_F32 ? "float32" : t == ITEM_I64 ? "int64" : t == ITEM_I32 ? "int32" : "uint8";
 }
 
 static const char *item_dtype(enum item t)
 {
-    return t == ITEM_F32 ? "'float32'" : t == ITEM_I64 ? "'int64'" : "'uint8'";
+    return t == ITEM_F32 ? "'float32'" : t == ITEM_I64 ? "'int64'"
+           : t == ITEM_I32 ? "'int32'" : "'uint8'";
 }
 
 /* Whether the buffer holds items of type t in native byte order. */
@@ -112,6 +113,7 @@ static int item_ok(const Py_buffer *v, enum item t)
     case ITEM_F32: return v->itemsize == 4 && f[0] == 'f';
     case ITEM_I64: return v->itemsize == 8 && (f[0] == 'q' || f[0] == 'l');
     case ITEM_U8: return v->itemsize == 1 && (f[0] == 'B' || f[0] == 'b' || f[0] == 'c');
+    case ITEM_I32: return v->itemsize == 4 && (f[0] == 'i' || (f[0] == 'l' && sizeof(long) == 4));
     }
     return 0;
 }
@@ -2322,6 +2324,156 @@ static PyObject *mod_sq_code_size(PyObject *m, PyObject *args)
     return PyLong_FromSize_t(vindex_sq_code_size((vindex_sq_type)type, d));
 }
 
+/* ------------------------------------------------------------------------- */
+/* IndexBinaryFlat: a capsule over vindex_binary                              */
+/* ------------------------------------------------------------------------- */
+/* The Python class (IndexBinaryFlat in __init__.py) holds the capsule and a
+ * lock; these functions keep the GIL while they run, so calls on one index
+ * never overlap (the library's own pool still parallelizes a search). */
+
+static const char BINARY_CAPSULE[] = "vindex_binary";
+
+static void binary_capsule_free(PyObject *cap)
+{
+    vindex_binary_free(PyCapsule_GetPointer(cap, BINARY_CAPSULE));
+}
+
+static vindex_binary *binary_of(PyObject *cap)
+{
+    return PyCapsule_GetPointer(cap, BINARY_CAPSULE);
+}
+
+static PyObject *mod_binary_flat_new(PyObject *mod, PyObject *args)
+{
+    int d;
+    if (!PyArg_ParseTuple(args, "i:binary_flat_new", &d))
+        return NULL;
+    vindex_binary *ix;
+    vindex_status st = vindex_binary_flat_new(&ix, d);
+    if (st)
+        return raise_status(st);
+    PyObject *cap = PyCapsule_New(ix, BINARY_CAPSULE, binary_capsule_free);
+    if (!cap)
+        vindex_binary_free(ix);
+    return cap;
+}
+
+/* binary_info(cap) -> (d, code_size, ntotal) */
+static PyObject *mod_binary_info(PyObject *mod, PyObject *cap)
+{
+    vindex_binary *ix = binary_of(cap);
+    if (!ix)
+        return NULL;
+    return Py_BuildValue("inL", vindex_binary_d(ix), (Py_ssize_t)vindex_binary_code_size(ix),
+                         (long long)vindex_binary_ntotal(ix));
+}
+
+static PyObject *mod_binary_add(PyObject *mod, PyObject *args)
+{
+    PyObject *cap, *x;
+    if (!PyArg_ParseTuple(args, "OO:binary_add", &cap, &x))
+        return NULL;
+    vindex_binary *ix = binary_of(cap);
+    if (!ix)
+        return NULL;
+    Py_buffer v;
+    Py_ssize_t n = get_array(x, &v, ITEM_U8, 0, SHAPE_ROWS,
+                             (Py_ssize_t)vindex_binary_code_size(ix), "add", "codes");
+    if (n < 0)
+        return NULL;
+    vindex_status st = vindex_binary_add(ix, (size_t)n, v.buf);
+    PyBuffer_Release(&v);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* binary_search(cap, x, k, D, I): D int32 (n, k), I int64 (n, k). */
+static PyObject *mod_binary_search(PyObject *mod, PyObject *args)
+{
+    PyObject *cap, *x, *dobj, *iobj;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "OOnOO:binary_search", &cap, &x, &k, &dobj, &iobj))
+        return NULL;
+    vindex_binary *ix = binary_of(cap);
+    if (!ix)
+        return NULL;
+    Py_buffer v, dv, iv;
+    Py_ssize_t n = get_array(x, &v, ITEM_U8, 0, SHAPE_ROWS,
+                             (Py_ssize_t)vindex_binary_code_size(ix), "search", "codes");
+    if (n < 0)
+        return NULL;
+    if (get_array(dobj, &dv, ITEM_I32, 1, SHAPE_OUT, k, "search", "D") < 0) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    if (get_array(iobj, &iv, ITEM_I64, 1, SHAPE_OUT, k, "search", "I") < 0) {
+        PyBuffer_Release(&v);
+        PyBuffer_Release(&dv);
+        return NULL;
+    }
+    vindex_status st = VINDEX_OK;
+    if (dv.shape[0] != n || iv.shape[0] != n)
+        PyErr_Format(ArgumentError, "search: D and I must have %zd rows", n);
+    else
+        st = vindex_binary_search(ix, (size_t)n, v.buf, (size_t)k, dv.buf, iv.buf);
+    PyBuffer_Release(&v);
+    PyBuffer_Release(&dv);
+    PyBuffer_Release(&iv);
+    if (PyErr_Occurred())
+        return NULL;
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *mod_binary_reconstruct(PyObject *mod, PyObject *args)
+{
+    PyObject *cap, *out;
+    long long id;
+    if (!PyArg_ParseTuple(args, "OLO:binary_reconstruct", &cap, &id, &out))
+        return NULL;
+    vindex_binary *ix = binary_of(cap);
+    if (!ix)
+        return NULL;
+    Py_buffer v;
+    Py_ssize_t n = get_array(out, &v, ITEM_U8, 1, SHAPE_1D, -1, "reconstruct", "out");
+    if (n < 0)
+        return NULL;
+    vindex_status st = VINDEX_OK;
+    if ((size_t)n != vindex_binary_code_size(ix))
+        PyErr_Format(ArgumentError, "reconstruct: out must hold %zu bytes",
+                     vindex_binary_code_size(ix));
+    else
+        st = vindex_binary_reconstruct(ix, (vindex_id)id, v.buf);
+    PyBuffer_Release(&v);
+    if (PyErr_Occurred())
+        return NULL;
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+static PyObject *mod_binary_reset(PyObject *mod, PyObject *cap)
+{
+    vindex_binary *ix = binary_of(cap);
+    if (!ix)
+        return NULL;
+    vindex_status st = vindex_binary_reset(ix);
+    return st ? raise_status(st) : Py_NewRef(Py_None);
+}
+
+/* binary_remove_ids(cap, selector) -> n removed */
+static PyObject *mod_binary_remove_ids(PyObject *mod, PyObject *args)
+{
+    PyObject *cap;
+    SelectorObject *sel;
+    if (!PyArg_ParseTuple(args, "OO!:binary_remove_ids", &cap, &SelectorType, &sel))
+        return NULL;
+    vindex_binary *ix = binary_of(cap);
+    if (!ix)
+        return NULL;
+    if (!sel->sel)
+        return PyErr_Format(ArgumentError, "remove_ids: the selector is not initialised");
+    size_t nrem = 0;
+    vindex_status st = vindex_binary_remove_ids(ix, sel->sel, &nrem);
+    return st ? raise_status(st) : PyLong_FromSize_t(nrem);
+}
+
 static PyMethodDef module_methods[] = {
     {"knn", (PyCFunction)(void (*)(void))mod_knn, METH_FASTCALL,
      "knn(xq, xb, k, c_metric, D, I): vindex_knn into D and I."},
@@ -2357,6 +2509,19 @@ static PyMethodDef module_methods[] = {
      "run): vindex_factory."},
     {"sq_code_size", (PyCFunction)mod_sq_code_size, METH_VARARGS,
      "sq_code_size(c_type, d) -> int: vindex_sq_code_size."},
+    {"binary_flat_new", (PyCFunction)mod_binary_flat_new, METH_VARARGS,
+     "binary_flat_new(d_bits) -> capsule: vindex_binary_flat_new."},
+    {"binary_info", (PyCFunction)mod_binary_info, METH_O,
+     "binary_info(cap) -> (d, code_size, ntotal)."},
+    {"binary_add", (PyCFunction)mod_binary_add, METH_VARARGS,
+     "binary_add(cap, codes): vindex_binary_add (uint8, n x code_size)."},
+    {"binary_search", (PyCFunction)mod_binary_search, METH_VARARGS,
+     "binary_search(cap, codes, k, D, I): vindex_binary_search into D (int32) and I (int64)."},
+    {"binary_reconstruct", (PyCFunction)mod_binary_reconstruct, METH_VARARGS,
+     "binary_reconstruct(cap, id, out): vindex_binary_reconstruct into out (uint8)."},
+    {"binary_reset", (PyCFunction)mod_binary_reset, METH_O, "binary_reset(cap)."},
+    {"binary_remove_ids", (PyCFunction)mod_binary_remove_ids, METH_VARARGS,
+     "binary_remove_ids(cap, selector) -> int: vindex_binary_remove_ids."},
     {NULL, NULL, 0, NULL},
 };
 

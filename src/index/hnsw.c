@@ -722,8 +722,17 @@ static vindex_status hnsw_sq_train(vindex *ix, size_t n, const float *x)
     return VINDEX_OK;
 }
 
+/* Labels lie in [0, next_label) and are unique, so there are ntotal of them
+ * there exactly when next_label == ntotal: 0..ntotal-1, as an IVF quantizer
+ * needs (after add() alone, or ids that happen to be positions). */
+static bool hnsw_labels_are_positions(const vindex *ix)
+{
+    return ((const vx_hnsw *)ix)->next_label == ix->ntotal;
+}
+
 #define HNSW_OPS_COMMON                                                                        \
     .add = vx_hnsw_add, .supports_ids = true, .search = vx_hnsw_search,                       \
+    .labels_are_positions = hnsw_labels_are_positions,                                        \
     .range_search = vx_hnsw_range_search, .reconstruct = hnsw_reconstruct,                    \
     .remove_ids = vx_hnsw_remove_ids, .reset = hnsw_reset, .destroy = hnsw_destroy,           \
     .memory_bytes = hnsw_memory, .set_param = hnsw_set_param, .get_param = hnsw_get_param

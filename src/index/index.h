@@ -29,6 +29,10 @@ typedef struct vx_index_ops {
      * supports_ids. Must add all n or nothing. */
     vindex_status (*add)(vindex *ix, size_t n, const float *x, const vindex_id *ids);
     bool supports_ids;
+    /* For families that take ids: whether the labels are now exactly
+     * 0..ntotal-1, so that the index can serve as an IVF coarse quantizer
+     * (whose labels must be list numbers). NULL: never. */
+    bool (*labels_are_positions)(const vindex *ix);
     vindex_status (*search)(const vindex *ix, size_t nq, const float *q, size_t k,
                             const vindex_search_params *p, float *distances, vindex_id *labels);
     /* Appends each query's hits to lists[i]; api.c sorts and packs them. */

@@ -61,7 +61,10 @@ vindex_status vx_ivf_init(vx_ivf *ivf, const vx_ivf_family *fam, vindex *quantiz
     if (quantizer->d != d)
         return vx_fail(VINDEX_ERR_DIM, "%s: quantizer dimension %d != index dimension %d", what,
                        quantizer->d, d);
-    if (quantizer->ops->supports_ids || !quantizer->ops->search)
+    bool positions = !quantizer->ops->supports_ids ||
+                     (quantizer->ops->labels_are_positions &&
+                      quantizer->ops->labels_are_positions(quantizer));
+    if (!positions || !quantizer->ops->search)
         return vx_fail(VINDEX_ERR_UNSUPPORTED,
                        "%s: %s cannot be a coarse quantizer (its labels must be positions)",
                        what, quantizer->ops->type_name);

@@ -38,6 +38,9 @@ static void known_specs(void **state)
     builds("IVF16,PQ8", "IndexIVFPQ", "IVF16,PQ8x8");
     builds("IVF16,PQ4x6", "IndexIVFPQ", "IVF16,PQ4x6");
     builds("IVF16,SQ8", "IndexIVFScalarQuantizer", "IVF16,SQ8");
+    builds("IVF64_HNSW32,Flat", "IndexIVFFlat", "IVF64_HNSW32,Flat");
+    builds("IVF16_HNSW8,PQ8", "IndexIVFPQ", "IVF16_HNSW8,PQ8x8");
+    builds("IVF16_HNSW16,SQ8", "IndexIVFScalarQuantizer", "IVF16_HNSW16,SQ8");
     builds("PQ8", "IndexPQ", "PQ8x8");
     builds("PQ16x4", "IndexPQ", "PQ16x4");
     builds("SQ4", "IndexScalarQuantizer", "SQ4");
@@ -148,7 +151,9 @@ static void bad_specs(void **state)
     refused("RFlat", VINDEX_ERR_INVALID, "'RFlat'");
     refused("ITQ,Flat", VINDEX_ERR_UNSUPPORTED, "'ITQ'");
     refused("PQ8x4fs", VINDEX_ERR_UNSUPPORTED, "fast-scan");
-    refused("IVF64_HNSW32,Flat", VINDEX_ERR_UNSUPPORTED, "HNSW");
+    refused("IVF64_HNSW,Flat", VINDEX_ERR_INVALID, "'IVF64_HNSW'");
+    refused("IVF64_HNSW1,Flat", VINDEX_ERR_INVALID, "M 1");
+    refused("IVF64_HNSW32x,Flat", VINDEX_ERR_INVALID, "'IVF64_HNSW32x'");
     refused("LSH64", VINDEX_ERR_INVALID, "'LSH64'"); /* 64 bits of 32 dims need rotation */
     refused("LSHx", VINDEX_ERR_INVALID, "'LSHx'");
     refused("LSH0r", VINDEX_ERR_INVALID, "'LSH0r'");

@@ -99,3 +99,38 @@ def test_hnsw_bad_input():
         faiss.IndexHNSWFlat(D, 16).search(np.zeros((1, D), "float32"), 0)
     with pytest.raises(faiss.ArgumentError):
         faiss.SearchParametersHNSW(efSearch=-1)
+
+
+def test_ivf_with_hnsw_quantizer(data):
+    """faiss.IndexIVFFlat(faiss.IndexHNSWFlat(d, 32), d, nlist): train puts the
+    centroids into the graph, searches probe through it; recall as with an
+    exact quantizer. The factory's IVF<n>_HNSW<M> builds the same."""
+    xb, xq = data
+    _, I_ref = exact_knn(xq, xb, 10)
+    nlist = 64
+    hq = faiss.IndexHNSWFlat(D, 32)
+    ivf = faiss.IndexIVFFlat(hq, D, nlist)
+    ivf.train(xb)
+    assert hq.ntotal == nlist and ivf.quantizer is hq
+    ivf.add(xb)
+    flat = faiss.IndexIVFFlat(faiss.IndexFlatL2(D), D, nlist)
+    flat.train(xb)
+    flat.add(xb)
+    for nprobe in (1, 8, 32):
+        ivf.nprobe = flat.nprobe = nprobe
+        r, rf = recall_at(ivf.search(xq, 10)[1], I_ref), recall_at(flat.search(xq, 10)[1], I_ref)
+        assert r >= rf - 0.02, (nprobe, r, rf)
+    assert r >= 0.98
+    f = faiss.index_factory(D, f"IVF{nlist}_HNSW16,Flat")
+    assert isinstance(f, faiss.IndexIVFFlat)
+    assert isinstance(f.quantizer, faiss.IndexHNSWFlat) and f.quantizer.hnsw.M == 16
+    assert faiss.reverse_index_factory(f) == f"IVF{nlist}_HNSW16,Flat"
+    f.train(xb)
+    f.add(xb)
+    f.nprobe = 32
+    assert recall_at(f.search(xq, 10)[1], I_ref) >= 0.98
+    # a graph whose labels are not positions cannot hand out list numbers
+    custom = faiss.IndexHNSWFlat(D, 16)
+    custom.add_with_ids(xb[:4], np.array([3, 9, 20, 40]))
+    with pytest.raises(RuntimeError):
+        faiss.IndexIVFFlat(custom, D, 4)
