@@ -766,14 +766,15 @@ VINDEX_API size_t vindex_get_blas_threshold(void);
  * VINDEX_ERR_CORRUPT (a newer format version VINDEX_ERR_UNSUPPORTED, naming
  * both versions), never a crash, and never an allocation larger than the
  * file. Families written so far: IndexFlat, IndexIDMap, IndexIDMap2,
- * IndexIVFFlat; others give VINDEX_ERR_UNSUPPORTED. */
+ * IndexIVFFlat, IndexHNSWFlat, IndexHNSWSQ; others give
+ * VINDEX_ERR_UNSUPPORTED. */
 
 /* Read the big arrays (Flat vectors) in place from a read-only mapping of the
  * file instead of copying them: opening costs no copy and the pages are
  * shared. Searches give the same results as after a copying read. The index
- * is read-only where it is mapped: add and remove_ids on a mapped Flat index
- * (or an IDMap over one) fail with VINDEX_ERR_UNSUPPORTED; reset drops the
- * mapping. IVF lists are copied (only the quantizer's centroids are mapped), so
+ * is read-only where it is mapped: add and remove_ids on a mapped Flat or HNSW
+ * index (graph and vectors are used in place; or an IDMap over a Flat one)
+ * fail with VINDEX_ERR_UNSUPPORTED; reset drops the mapping. IVF lists are copied (only the quantizer's centroids are mapped), so
  * a mapped IVF index still takes adds and removals. The file must not be
  * modified while the index lives (vindex_write never modifies a file: it
  * replaces it). */

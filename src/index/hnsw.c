@@ -85,6 +85,8 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../io/format.h"
+#include "../io/registry.h"
 #include "../simd/hnsw_sq8.h"
 #include "../simd/kernels.h"
 
@@ -205,7 +207,9 @@ static size_t fs_memory(const vx_hnsw_store *s)
 static void fs_clear(vx_hnsw_store *s)
 {
     flat_store *f = (flat_store *)s;
-    vx_free(f->x);
+    if (!s->borrowed)
+        vx_free(f->x);
+    s->borrowed = false;
     f->x = NULL;
     f->cap = 0;
 }
@@ -214,16 +218,43 @@ static void fs_destroy(vx_hnsw_store *s)
 {
     if (!s)
         return;
-    vx_free(((flat_store *)s)->x);
+    fs_clear(s);
     vx_free(s);
 }
 
-static const vx_hnsw_store_ops flat_store_l2_ops = {
-    "Flat", fs_reserve, fs_set, fs_get, fs_prepare, fs_dist_many_l2,
-    fs_dist_one, fs_dist_pair, fs_prefetch, fs_memory, fs_clear, fs_destroy};
-static const vx_hnsw_store_ops flat_store_ip_ops = {
-    "Flat", fs_reserve, fs_set, fs_get, fs_prepare, fs_dist_many_ip,
-    fs_dist_one, fs_dist_pair, fs_prefetch, fs_memory, fs_clear, fs_destroy};
+#define TAG_HNSW_VECS VX_TAG('H', 'N', 'V', 'F')
+
+static void fs_write(const vx_hnsw_store *s, vx_writer *w, size_t n)
+{
+    const flat_store *f = (const flat_store *)s;
+    vx_writer_array(w, TAG_HNSW_VECS, f->x, n, (size_t)s->d * sizeof(float));
+}
+
+static vindex_status fs_read(vx_hnsw_store *s, vx_reader *r, size_t n, bool mapped)
+{
+    flat_store *f = (flat_store *)s;
+    bool ip = false;
+    void *p;
+    vindex_status st = vx_reader_array(r, TAG_HNSW_VECS, n, (size_t)s->d * sizeof(float), &p,
+                                       mapped ? &ip : NULL);
+    if (st)
+        return st;
+    f->x = p;
+    f->cap = n;
+    s->borrowed = ip;
+    return VINDEX_OK;
+}
+
+#define FLAT_STORE_OPS(dist_many_)                                                             \
+    {                                                                                          \
+        .name = "Flat", .reserve = fs_reserve, .set = fs_set, .get = fs_get,                   \
+        .prepare = fs_prepare, .dist_many = dist_many_, .dist_one = fs_dist_one,               \
+        .dist_pair = fs_dist_pair, .prefetch = fs_prefetch, .memory = fs_memory,               \
+        .clear = fs_clear, .destroy = fs_destroy, .family_tag = VX_FAMILY_HNSW_FLAT,           \
+        .write = fs_write, .read = fs_read                                                     \
+    }
+static const vx_hnsw_store_ops flat_store_l2_ops = FLAT_STORE_OPS(fs_dist_many_l2);
+static const vx_hnsw_store_ops flat_store_ip_ops = FLAT_STORE_OPS(fs_dist_many_ip);
 
 vx_hnsw_store *vx_hnsw_store_flat_new(int d, vindex_metric metric)
 {
@@ -433,7 +464,9 @@ static size_t sq_memory(const vx_hnsw_store *s)
 static void sq_clear(vx_hnsw_store *s)
 {
     sq8_store *q = (sq8_store *)s;
-    vx_free(q->codes);
+    if (!s->borrowed)
+        vx_free(q->codes);
+    s->borrowed = false;
     vx_free(q->norms);
     q->codes = NULL;
     q->norms = NULL;
@@ -448,9 +481,63 @@ static void sq_destroy(vx_hnsw_store *s)
     vx_free(s);
 }
 
+#define TAG_HNSW_SQ_RANGE VX_TAG('H', 'N', 'S', 'R')
+#define TAG_HNSW_SQ_CODES VX_TAG('H', 'N', 'S', 'C')
+
+/* The range, then the codes as stored (biased); |c|^2 is recomputed. */
+static void sq_write(const vx_hnsw_store *s, vx_writer *w, size_t n)
+{
+    const sq8_store *q = (const sq8_store *)s;
+    vx_writer_begin(w, TAG_HNSW_SQ_RANGE);
+    vx_writer_f64(w, q->vmin);
+    vx_writer_f64(w, q->vdiff);
+    vx_writer_end(w);
+    vx_writer_array(w, TAG_HNSW_SQ_CODES, q->codes, n, (size_t)s->d);
+}
+
+static vindex_status sq_read(vx_hnsw_store *s, vx_reader *r, size_t n, bool mapped)
+{
+    sq8_store *q = (sq8_store *)s;
+    vx_cursor c;
+    double vmin, vdiff;
+    vindex_status st;
+    if ((st = vx_reader_section(r, TAG_HNSW_SQ_RANGE, &c)) || (st = vx_cursor_f64(&c, &vmin)) ||
+        (st = vx_cursor_f64(&c, &vdiff)) || (st = vx_cursor_done(&c)))
+        return st;
+    if (!isfinite(vmin) || !isfinite(vdiff) || vdiff < 0 || (float)vmin != vmin ||
+        (float)vdiff != vdiff)
+        return vx_io_corrupt("IndexHNSWSQ: bad range (%g, %g)", vmin, vdiff);
+    q->vmin = (float)vmin;
+    q->vdiff = (float)vdiff;
+    float step = q->vdiff / 255.0f;
+    q->scale2 = step * step;
+    bool ip = false;
+    void *p;
+    size_t d = (size_t)s->d;
+    if ((st = vx_reader_array(r, TAG_HNSW_SQ_CODES, n, d, &p, mapped ? &ip : NULL)))
+        return st;
+    q->codes = p;
+    s->borrowed = ip;
+    q->cap = n;
+    if (!(q->norms = vx_alloc(n ? n : 1, sizeof *q->norms)))
+        return VINDEX_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const int8_t *code = q->codes + i * d;
+        uint64_t sum = 0;
+        for (size_t j = 0; j < d; j++) {
+            uint32_t u = (uint8_t)code[j] ^ 0x80u;
+            sum += u * u;
+        }
+        q->norms[i] = (uint32_t)sum;
+    }
+    return VINDEX_OK;
+}
+
 static const vx_hnsw_store_ops sq8_store_ops = {
-    "SQ8", sq_reserve, sq_set, sq_get, sq_prepare, sq_dist_many,
-    sq_dist_one, sq_dist_pair, sq_prefetch, sq_memory, sq_clear, sq_destroy};
+    .name = "SQ8", .reserve = sq_reserve, .set = sq_set, .get = sq_get, .prepare = sq_prepare,
+    .dist_many = sq_dist_many, .dist_one = sq_dist_one, .dist_pair = sq_dist_pair,
+    .prefetch = sq_prefetch, .memory = sq_memory, .clear = sq_clear, .destroy = sq_destroy,
+    .family_tag = VX_FAMILY_HNSW_SQ8, .write = sq_write, .read = sq_read};
 
 vx_hnsw_store *vx_hnsw_store_sq8_new(int d)
 {
@@ -600,16 +687,23 @@ static vindex_status hnsw_reconstruct(const vindex *ix, vindex_id id, float *out
     return VINDEX_OK;
 }
 
-/* Frees the graph and the vectors; parameters (M, ef, seed) stay. */
+/* Frees the graph and the vectors; parameters (M, ef, seed) stay. A mapped
+ * graph's arrays belong to the mapping, which is released. */
 static void hnsw_clear(vx_hnsw *h)
 {
-    if (h->upper)
+    if (h->upper && !h->map)
         for (size_t s = 0; s < h->nslots; s++)
             vx_free(h->upper[s]);
     vx_free(h->upper);
-    vx_free(h->levels);
-    vx_free(h->links0);
-    vx_free(h->labels);
+    if (!h->map) {
+        vx_free(h->levels);
+        vx_free(h->links0);
+        vx_free(h->labels);
+    }
+    if (h->map) {
+        vx_mapping_release(h->map);
+        h->map = NULL;
+    }
     vx_free((void *)h->locks);
     vx_free(h->free_slots);
     vx_idhash_free(&h->slot_of);
@@ -632,15 +726,23 @@ static void hnsw_clear(vx_hnsw *h)
 static void hnsw_reset(vindex *ix)
 {
     vx_hnsw *h = (vx_hnsw *)ix;
-    hnsw_clear(h);
     h->store->ops->clear(h->store);
+    hnsw_clear(h);
+}
+
+vindex_status vx_hnsw_refuse_mapped(const vx_hnsw *h, const char *op)
+{
+    return vx_fail(VINDEX_ERR_UNSUPPORTED,
+                   "%s: this %s was read with VINDEX_IO_MMAP and is read-only (its graph and "
+                   "vectors lie in the mapped file); read it without the flag to change it",
+                   op, h->base.ops->type_name);
 }
 
 static void hnsw_destroy(vindex *ix)
 {
     vx_hnsw *h = (vx_hnsw *)ix;
+    h->store->ops->destroy(h->store); /* before the mapping it may point into goes */
     hnsw_clear(h);
-    h->store->ops->destroy(h->store);
     pthread_mutex_destroy(&h->entry_lock);
     pthread_mutex_destroy(&h->scratch_lock);
     vx_free(h);
@@ -735,7 +837,8 @@ static bool hnsw_labels_are_positions(const vindex *ix)
     .labels_are_positions = hnsw_labels_are_positions,                                        \
     .range_search = vx_hnsw_range_search, .reconstruct = hnsw_reconstruct,                    \
     .remove_ids = vx_hnsw_remove_ids, .reset = hnsw_reset, .destroy = hnsw_destroy,           \
-    .memory_bytes = hnsw_memory, .set_param = hnsw_set_param, .get_param = hnsw_get_param
+    .memory_bytes = hnsw_memory, .set_param = hnsw_set_param, .get_param = hnsw_get_param,    \
+    .write = vx_hnsw_write
 
 static const vx_index_ops hnsw_flat_ops = {.type_name = "IndexHNSWFlat", HNSW_OPS_COMMON};
 static const vx_index_ops hnsw_sq_ops = {.type_name = "IndexHNSWSQ", .train = hnsw_sq_train,

@@ -10,9 +10,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../core/idhash.h"
 #include "index.h"
+
+typedef struct vx_mapping vx_mapping; /* io/format.h */
+typedef struct vx_reader vx_reader;
 
 /* ---- storage: where the vectors live and how distances are computed ------ */
 /*
@@ -43,12 +47,19 @@ typedef struct vx_hnsw_store_ops {
     /* Drops the vectors, keeps what training learnt. */
     void (*clear)(vx_hnsw_store *s);
     void (*destroy)(vx_hnsw_store *s);
+    /* Persistence (hnsw_io.c): the family tag of an index with this storage,
+     * and the storage's sections for n slots. read: into an empty store; in
+     * place (pointers into the mapping, `borrowed` set) when mapped. */
+    uint32_t family_tag;
+    void (*write)(const vx_hnsw_store *s, vx_writer *w, size_t n);
+    vindex_status (*read)(vx_hnsw_store *s, vx_reader *r, size_t n, bool mapped);
 } vx_hnsw_store_ops;
 
 struct vx_hnsw_store {
     const vx_hnsw_store_ops *ops;
     int d;
     vindex_metric metric;
+    bool borrowed; /* the vectors lie in a mapped file: never freed or written */
 };
 
 /* fp32 storage: vectors as they are. */
@@ -118,6 +129,10 @@ typedef struct vx_hnsw {
 
     pthread_mutex_t scratch_lock;
     vx_hnsw_scratch *scratch_free;
+
+    /* Read with VINDEX_IO_MMAP: levels, links0, the upper lists, labels and
+     * the vectors lie in this mapping; the index is read-only until reset. */
+    vx_mapping *map;
 } vx_hnsw;
 
 static inline uint32_t *vx_hnsw_links(const vx_hnsw *h, uint32_t slot, int level)
@@ -129,6 +144,15 @@ static inline uint32_t *vx_hnsw_links(const vx_hnsw *h, uint32_t slot, int level
 static inline int vx_hnsw_max_degree(const vx_hnsw *h, int level)
 {
     return level == 0 ? h->M0 : h->M;
+}
+
+/* Sets the count of list ln (of `level`) to n and zeroes the words past the
+ * n entries: unused words are always zero, so that a written index carries
+ * no stale slots and the same graph always gives the same bytes. */
+static inline void vx_hnsw_list_trim(const vx_hnsw *h, uint32_t *ln, int level, size_t n)
+{
+    ln[0] = (uint32_t)n;
+    memset(ln + 1 + n, 0, ((size_t)vx_hnsw_max_degree(h, level) - n) * sizeof *ln);
 }
 
 static inline void vx_hnsw_lock(const vx_hnsw *h, uint32_t slot)
@@ -199,5 +223,10 @@ void vx_hnsw_add_link(vx_hnsw *h, vx_hnsw_scratch *sc, uint32_t node, uint32_t s
  * Returns how many were relinked. Single-threaded. */
 size_t vx_hnsw_relink_unreachable(vx_hnsw *h, vx_hnsw_scratch *sc, uint8_t *seen,
                                   uint32_t *queue, float *vec);
+
+/* Persistence (hnsw_io.c); the readers are in io/registry.h. */
+vindex_status vx_hnsw_write(const vindex *ix, vx_writer *w);
+/* UNSUPPORTED naming op when h was read with VINDEX_IO_MMAP. */
+vindex_status vx_hnsw_refuse_mapped(const vx_hnsw *h, const char *op);
 
 #endif

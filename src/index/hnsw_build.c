@@ -61,7 +61,7 @@ void vx_hnsw_add_link(vx_hnsw *h, vx_hnsw_scratch *sc, uint32_t node, uint32_t s
     vx_hnsw_sort_candidates(c, cd, cnt + 1);
     size_t m = vx_hnsw_select(h, c, cd, cnt + 1, maxd);
     memcpy(ln + 1, c, m * sizeof *c);
-    ln[0] = (uint32_t)m;
+    vx_hnsw_list_trim(h, ln, level, m);
 }
 
 void vx_hnsw_insert(vx_hnsw *h, vx_hnsw_scratch *sc, uint32_t slot, const float *x)
@@ -107,7 +107,7 @@ void vx_hnsw_insert(vx_hnsw *h, vx_hnsw_scratch *sc, uint32_t slot, const float 
         vx_hnsw_lock(h, slot);
         uint32_t *own = vx_hnsw_links(h, slot, l);
         memcpy(own + 1, cand, m * sizeof *cand);
-        own[0] = (uint32_t)m;
+        vx_hnsw_list_trim(h, own, l, m);
         vx_hnsw_unlock(h, slot);
         for (size_t j = 0; j < m; j++) {
             vx_hnsw_lock(h, cand[j]);
@@ -239,6 +239,8 @@ enum { MAX_WORKERS = 256 };
 vindex_status vx_hnsw_add(vindex *ix, size_t n, const float *x, const vindex_id *ids)
 {
     vx_hnsw *h = (vx_hnsw *)ix;
+    if (h->map)
+        return vx_hnsw_refuse_mapped(h, "add");
     size_t d = (size_t)ix->d;
     size_t reuse = n < h->nfree ? n : h->nfree, fresh = n - reuse;
     if (fresh > (size_t)UINT32_MAX - h->nslots)
@@ -327,9 +329,8 @@ vindex_status vx_hnsw_add(vindex *ix, size_t n, const float *x, const vindex_id 
         h->labels[s] = id;
         h->levels[s] = lv[i];
         h->upper[s] = up[i];
-        h->links0[(size_t)s * (size_t)(h->M0 + 1)] = 0;
-        for (int l = 1; l <= lv[i]; l++)
-            vx_hnsw_links(h, s, l)[0] = 0;
+        for (int l = 0; l <= lv[i]; l++)
+            vx_hnsw_list_trim(h, vx_hnsw_links(h, s, l), l, 0);
         h->store->ops->set(h->store, s, x + i * d);
         atomic_store_explicit(&h->locks[s], 0, memory_order_relaxed);
     }

@@ -110,7 +110,7 @@ static void repair_node(void *vctx, size_t s, int worker)
             else
                 ln[1 + kept++] = ln[1 + j];
         }
-        ln[0] = (uint32_t)kept;
+        vx_hnsw_list_trim(h, ln, l, kept);
         /* candidates past the kept ones: those from removed nodes */
         uint32_t *cand = sc->buf_i + kept;
         float *cd = sc->buf_d + kept;
@@ -138,6 +138,8 @@ vindex_status vx_hnsw_remove_ids(vindex *ix, const vindex_selector *sel, size_t 
     vx_hnsw *h = (vx_hnsw *)ix;
     size_t ns = h->nslots, nd = 0;
     *n_removed = 0;
+    if (h->map)
+        return vx_hnsw_refuse_mapped(h, "remove_ids");
     if (ns == 0)
         return VINDEX_OK;
     uint8_t *dead = vx_calloc(ns, 1);
@@ -198,7 +200,7 @@ vindex_status vx_hnsw_remove_ids(vindex *ix, const vindex_selector *sel, size_t 
         vx_free(h->upper[s]);
         h->upper[s] = NULL;
         h->levels[s] = -1;
-        h->links0[s * (size_t)(h->M0 + 1)] = 0;
+        vx_hnsw_list_trim(h, h->links0 + s * (size_t)(h->M0 + 1), 0, 0);
         vx_idhash_remove(&h->slot_of, h->labels[s]);
         h->labels[s] = -1;
         h->free_slots[h->nfree++] = (uint32_t)s;

@@ -382,6 +382,9 @@ vindex_status vx_hnsw_search(const vindex *ix, size_t nq, const float *q, size_t
         c.ef = (size_t)p->ef_search;
     if (c.ef < k)
         c.ef = k;
+    /* A pool larger than the index holds the same nodes: no bigger scratch. */
+    if (c.ef > (size_t)ix->ntotal)
+        c.ef = (size_t)ix->ntotal > k ? (size_t)ix->ntotal : k;
     size_t pool = c.ef;
     if (c.sel) {
         c.p = selectivity(h, c.sel);
@@ -538,6 +541,8 @@ vindex_status vx_hnsw_range_search(const vindex *ix, size_t nq, const float *q, 
                    .lists = lists};
     if (p && p->ef_search > 0)
         c.ef = (size_t)p->ef_search;
+    if (c.ef > (size_t)ix->ntotal)
+        c.ef = (size_t)ix->ntotal > 1 ? (size_t)ix->ntotal : 1;
     if (c.sel)
         c.scan = prefer_scan(h, selectivity(h, c.sel), c.ef);
     int nt = vx_num_threads();

@@ -6,6 +6,8 @@ static const vx_io_family families[] = {
     {VX_FAMILY_IDMAP, "IndexIDMap", vx_idmap_read},
     {VX_FAMILY_IDMAP2, "IndexIDMap2", vx_idmap2_read},
     {VX_FAMILY_IVF_FLAT, "IndexIVFFlat", vx_ivf_flat_read},
+    {VX_FAMILY_HNSW_FLAT, "IndexHNSWFlat", vx_hnsw_flat_read},
+    {VX_FAMILY_HNSW_SQ8, "IndexHNSWSQ", vx_hnsw_sq8_read},
 };
 
 const vx_io_family *vx_io_family_of(uint32_t tag)

@@ -14,6 +14,8 @@
 #define VX_FAMILY_IDMAP VX_TAG('I', 'D', 'M', 'P')
 #define VX_FAMILY_IDMAP2 VX_TAG('I', 'D', 'M', '2')
 #define VX_FAMILY_IVF_FLAT VX_TAG('I', 'V', 'F', 'F')
+#define VX_FAMILY_HNSW_FLAT VX_TAG('H', 'N', 'S', 'F')
+#define VX_FAMILY_HNSW_SQ8 VX_TAG('H', 'N', 'S', '8')
 
 /* Builds the index whose INDX section (h) was just read, from the sections
  * that follow it, in the order its write op wrote them. On failure *out is
@@ -36,5 +38,7 @@ vindex_status vx_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **o
 vindex_status vx_idmap_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_idmap2_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_ivf_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_hnsw_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_hnsw_sq8_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 
 #endif

@@ -24,12 +24,18 @@ enum kind {
     K_IVF,
     K_IVF_ARRAY,
     K_IVF_HASH_IP,
+    K_HNSW_FLAT,
+    K_HNSW_IP,
+    K_HNSW_SQ8,
+    K_IVF_HNSW,
     K_COUNT
 };
 
 static const char *kind_name[K_COUNT] = {"Flat L2",  "Flat L2 split", "Flat IP",
                                          "IDMap",    "IDMap2",        "IVFFlat",
-                                         "IVFFlat array map", "IVFFlat IP hash map"};
+                                         "IVFFlat array map", "IVFFlat IP hash map",
+                                         "HNSWFlat with free slots", "HNSWFlat IP",
+                                         "HNSWSQ8", "IVFFlat over HNSW"};
 
 enum { NQ = 7, K = 5 };
 
@@ -87,6 +93,35 @@ static vindex *build(enum kind k)
         ASSERT_OK(vindex_set_param(ix, "nprobe", 2));
         break;
     }
+    case K_HNSW_FLAT:
+    case K_HNSW_IP:
+    case K_HNSW_SQ8: {
+        /* M = 4: a quarter of the nodes reach level 1, so upper lists exist */
+        vindex_metric m = k == K_HNSW_IP ? VINDEX_METRIC_INNER_PRODUCT : VINDEX_METRIC_L2;
+        ASSERT_OK(k == K_HNSW_SQ8 ? vindex_hnsw_sq8_new(&ix, d, 4, m)
+                                  : vindex_hnsw_flat_new(&ix, d, 4, m));
+        ASSERT_OK(vindex_set_param(ix, "efSearch", 8));
+        if (k == K_HNSW_SQ8)
+            ASSERT_OK(vindex_train(ix, n, x));
+        ASSERT_OK(vindex_add_with_ids(ix, n, x, ids));
+        if (k == K_HNSW_FLAT) { /* free slots, reused by a later add */
+            vindex_selector *sel;
+            size_t removed;
+            ASSERT_OK(vindex_selector_range(&sel, 950, 980));
+            ASSERT_OK(vindex_remove_ids(ix, sel, &removed));
+            assert_true(removed > 0);
+            vindex_selector_free(sel);
+        }
+        break;
+    }
+    case K_IVF_HNSW:
+        ASSERT_OK(vindex_hnsw_flat_new(&sub, d, 4, VINDEX_METRIC_L2));
+        ASSERT_OK(vindex_ivf_flat_new(&ix, sub, d, 4, VINDEX_METRIC_L2));
+        ASSERT_OK(vindex_set_param(ix, "cp.min_points_per_centroid", 1));
+        ASSERT_OK(vindex_train(ix, n, x));
+        ASSERT_OK(vindex_add(ix, n, x));
+        ASSERT_OK(vindex_set_param(ix, "nprobe", 2));
+        break;
     default:
         fail();
     }
@@ -114,8 +149,9 @@ static void assert_same(const vindex *a, const vindex *b)
     ASSERT_OK(vindex_search(b, 1, q, K, NULL, db, lb));
     assert_memory_equal(da, db, K * sizeof *da);
     assert_memory_equal(la, lb, K * sizeof *la);
-    const char *params[] = {"nprobe", "cp.niter", "cp.seed", "cp.spherical"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *params[] = {"nprobe", "cp.niter", "cp.seed", "cp.spherical", "efSearch",
+                            "efConstruction", "M", "max_level", "entry_point", "seed"};
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
         double va, vb;
         vindex_status sa = vindex_get_param(a, params[i], &va);
         assert_int_equal(sa, vindex_get_param(b, params[i], &vb));
@@ -245,6 +281,63 @@ static void mapped_flat_is_read_only(void **state)
         vindex_free(c);
         vindex_free(ix);
     }
+}
+
+/* A mapped HNSW index is read-only until reset; a copy read back keeps
+ * working as the original: the same slots reused, the same graph after the
+ * same adds and removals, and a valid graph. */
+static void hnsw_read_back(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "hnsw.vindex");
+    int threads = vindex_get_num_threads();
+    vindex_set_num_threads(1); /* builds exactly reproducible */
+    for (int k = K_HNSW_FLAT; k <= K_HNSW_SQ8; k++) {
+        vindex *ix = build((enum kind)k), *m = NULL, *c = NULL;
+        ASSERT_OK(vindex_write(ix, path));
+        ASSERT_OK(vindex_read(&m, path, VINDEX_IO_MMAP));
+        ASSERT_OK(vindex_read(&c, path, 0));
+        ASSERT_OK(vindex_hnsw_validate(m, NULL, NULL, 0));
+        const int d = kind_d((enum kind)k);
+        float *x = tu_random_vectors(4, d, 9);
+        vindex_id ids[4] = {5, 6, 7, 8};
+        assert_int_equal(vindex_add_with_ids(m, 4, x, ids), VINDEX_ERR_UNSUPPORTED);
+        assert_non_null(strstr(vindex_last_error(), "VINDEX_IO_MMAP"));
+        vindex_selector *sel;
+        ASSERT_OK(vindex_selector_range(&sel, 990, 1001));
+        size_t removed = 7, r2;
+        assert_int_equal(vindex_remove_ids(m, sel, &removed), VINDEX_ERR_UNSUPPORTED);
+        assert_int_equal(removed, 0);
+        assert_same(ix, m); /* unchanged by the refusals */
+        ASSERT_OK(vindex_add_with_ids(ix, 4, x, ids));
+        ASSERT_OK(vindex_add_with_ids(c, 4, x, ids));
+        ASSERT_OK(vindex_remove_ids(ix, sel, &removed));
+        ASSERT_OK(vindex_remove_ids(c, sel, &r2));
+        assert_int_equal(removed, r2);
+        assert_same(ix, c);
+        ASSERT_OK(vindex_hnsw_validate(c, NULL, NULL, 0));
+        void *a, *b;
+        size_t la, lb;
+        ASSERT_OK(vindex_serialize(ix, &a, &la));
+        ASSERT_OK(vindex_serialize(c, &b, &lb));
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, la); /* the very same graph */
+        vindex_buffer_free(a);
+        vindex_buffer_free(b);
+        ASSERT_OK(vindex_reset(m)); /* drops the mapping: writable again */
+        if (k == K_HNSW_SQ8)
+            ASSERT_OK(vindex_train(m, 4, x));
+        ASSERT_OK(vindex_add_with_ids(m, 4, x, ids));
+        assert_int_equal(vindex_ntotal(m), 4);
+        unlink(path);
+        vindex_selector_free(sel);
+        free(x);
+        vindex_free(m);
+        vindex_free(c);
+        vindex_free(ix);
+    }
+    vindex_set_num_threads(threads);
 }
 
 /* An IVF index read back keeps working: adds, removals, merges. */
@@ -582,6 +675,24 @@ static void crafted_huge_counts(void **state)
     vx_writer_i64(w, 0);
     vx_writer_end(w);
     assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    /* an HNSW graph claiming 2^40 slots and as many upper-level words */
+    for (int words = 0; words < 2; words++) {
+        w = vx_writer_new();
+        index_header(w, VX_FAMILY_HNSW_FLAT, 8, words ? 0 : (uint64_t)1 << 40);
+        vx_writer_begin(w, VX_TAG('H', 'N', 'S', 'M'));
+        for (int i = 0; i < 3; i++)
+            vx_writer_u32(w, 16);
+        for (int i = 0; i < 2; i++)
+            vx_writer_u64(w, 0);
+        vx_writer_i64(w, (int64_t)1 << 40);
+        vx_writer_i64(w, 0);
+        vx_writer_i64(w, 0);
+        vx_writer_u64(w, words ? 0 : (uint64_t)1 << 40);
+        vx_writer_u64(w, 0);
+        vx_writer_u64(w, words ? (uint64_t)1 << 40 : 0);
+        vx_writer_end(w);
+        assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    }
     /* an IDMap claiming 2^62 ids */
     w = vx_writer_new();
     index_header(w, VX_FAMILY_IDMAP, 8, (uint64_t)1 << 62);
@@ -621,6 +732,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(round_trips),
         cmocka_unit_test(mapped_flat_is_read_only),
         cmocka_unit_test(read_ivf_is_usable),
+        cmocka_unit_test(hnsw_read_back),
         cmocka_unit_test(empty_indexes),
         cmocka_unit_test(another_process),
         cmocka_unit_test(newer_version_refused),

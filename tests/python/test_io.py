@@ -39,13 +39,28 @@ def make(kind):
             ix.add(XB)
             ix.make_direct_map()
         ix.nprobe = 3
+    elif kind in ("hnsw", "hnsw_sq"):
+        ix = faiss.IndexHNSWFlat(D, 8) if kind == "hnsw" else faiss.IndexHNSWSQ(D, M=8)
+        ix.hnsw.efSearch = 24
+        ix.train(XB)
+        ix.add(XB)
+        ix.remove_ids(np.arange(0, 300, 7))  # free slots travel too
+    elif kind == "ivf_hnsw":
+        ix = faiss.index_factory(D, "IVF8_HNSW8,Flat")
+        ix.train(XB)
+        ix.add(XB)
+        ix.make_direct_map()
+        ix.nprobe = 3
     return ix
 
 
-KINDS = ["flat_l2", "flat_ip", "idmap", "idmap2", "ivf", "ivf_ip_hash"]
+KINDS = ["flat_l2", "flat_ip", "idmap", "idmap2", "ivf", "ivf_ip_hash", "hnsw", "hnsw_sq",
+         "ivf_hnsw"]
 CLASSES = {"flat_l2": faiss.IndexFlatL2, "flat_ip": faiss.IndexFlatIP,
            "idmap": faiss.IndexIDMap, "idmap2": faiss.IndexIDMap2,
-           "ivf": faiss.IndexIVFFlat, "ivf_ip_hash": faiss.IndexIVFFlat}
+           "ivf": faiss.IndexIVFFlat, "ivf_ip_hash": faiss.IndexIVFFlat,
+           "hnsw": faiss.IndexHNSWFlat, "hnsw_sq": faiss.IndexHNSWSQ,
+           "ivf_hnsw": faiss.IndexIVFFlat}
 
 
 def assert_same(a, b):
@@ -59,6 +74,12 @@ def assert_same(a, b):
     if isinstance(a, faiss.IndexIVF):
         assert a.nprobe == b.nprobe and a.nlist == b.nlist
         assert a.direct_map.type == b.direct_map.type
+        assert np.array_equal(a.reconstruct(int(Ia[0, 0])), b.reconstruct(int(Ia[0, 0])))
+        assert type(a.quantizer) is type(b.quantizer)
+    if isinstance(a, faiss.IndexHNSW):
+        for name in ("efSearch", "efConstruction", "max_level", "entry_point", "M"):
+            assert getattr(a.hnsw, name) == getattr(b.hnsw, name)
+        assert b.validate()[0] == 0
         assert np.array_equal(a.reconstruct(int(Ia[0, 0])), b.reconstruct(int(Ia[0, 0])))
 
 
@@ -109,6 +130,19 @@ def test_mmap_is_read_only(tmp_path):
     assert_same(ix, m)
     os.unlink(path)  # the mapping lives on
     assert_same(ix, m)
+    # an HNSW graph is used in place too: searchable, not changeable
+    path = str(tmp_path / "hnsw.index")
+    ix = make("hnsw")
+    faiss.write_index(ix, path)
+    m = faiss.read_index(path, faiss.IO_FLAG_MMAP)
+    with pytest.raises(RuntimeError, match="IO_MMAP"):
+        m.add(XQ)
+    with pytest.raises(RuntimeError, match="IO_MMAP"):
+        m.remove_ids(np.array([1]))
+    assert_same(ix, m)
+    c = faiss.read_index(path)  # a copy takes changes
+    c.add(XQ)
+    assert c.ntotal == ix.ntotal + len(XQ)
 
 
 def test_other_process(tmp_path):
