@@ -22,12 +22,13 @@
  *                             SQ4 | SQ8_uniform | SQfp16 | SQbf16; _HNSW<M>: the coarse
  *                             quantizer is an IndexHNSWFlat(d, M) over the centroids
  *   PQ<M>[x<nbits>]           product quantizer codes, scanned exhaustively
+ *   PQ<M>x4fs                 4-bit PQ fast-scan (also as IVF codes: IVF<n>,PQ<M>x4fs)
  *   SQ8 | SQ4 | SQfp16 ...    scalar quantizer codes
  *   HNSW<M>[,Flat]            graph over full vectors
  *   LSH[<nbits>][r][t]        IndexLSH(d, nbits (default d), r: rotate_data,
  *                             t: train_thresholds); L2 only, as Faiss
  *
- * Tokens that Faiss knows and vindex does not have yet (fast-scan, ITQ, RQ,
+ * Tokens that Faiss knows and vindex does not have yet (ITQ, RQ,
  * LSQ, NSG) are refused as unsupported; an
  * unknown token is refused as invalid. Either way the message quotes the spec
  * and points at the token (its position in the string).
@@ -206,13 +207,11 @@ static vindex_status parse_ivf(parser *p, const token *t, vindex **out)
     int M = 0, nbits = 0;
     bool fastscan;
     vindex_sq_type sq = VINDEX_SQ_8BIT;
-    enum { CODES_FLAT, CODES_PQ, CODES_SQ } kind;
+    enum { CODES_FLAT, CODES_PQ, CODES_PQFS, CODES_SQ } kind;
     if (!strcmp(codes->text, "Flat"))
         kind = CODES_FLAT;
-    else if (parse_pq(codes->text, &M, &nbits, &fastscan) && !fastscan)
-        kind = CODES_PQ;
     else if (parse_pq(codes->text, &M, &nbits, &fastscan))
-        return fail_at(p, codes, VINDEX_ERR_UNSUPPORTED, "4-bit fast-scan is not available yet");
+        kind = fastscan ? CODES_PQFS : CODES_PQ;
     else if (parse_sq(codes->text, &sq))
         kind = CODES_SQ;
     else
@@ -227,6 +226,8 @@ static vindex_status parse_ivf(parser *p, const token *t, vindex **out)
         st = vindex_ivf_flat_new(out, quantizer, p->d, (size_t)nlist, p->metric);
     else if (kind == CODES_PQ)
         st = vindex_ivfpq_new(out, quantizer, p->d, (size_t)nlist, M, nbits, p->metric);
+    else if (kind == CODES_PQFS)
+        st = vindex_ivfpq_fastscan_new(out, quantizer, p->d, (size_t)nlist, M, nbits, p->metric);
     else
         st = vindex_ivfsq_new(out, quantizer, p->d, (size_t)nlist, sq, p->metric);
     if (st) {
@@ -273,9 +274,8 @@ static vindex_status parse_main(parser *p, vindex **out)
     if (!strncmp(s, "IVF", 3))
         return parse_ivf(p, t, out);
     if (parse_pq(s, &M, &nbits, &fastscan)) {
-        if (fastscan)
-            return fail_at(p, t, VINDEX_ERR_UNSUPPORTED, "4-bit fast-scan is not available yet");
-        if ((st = vindex_pq_new(out, p->d, M, nbits, p->metric)))
+        if ((st = (fastscan ? vindex_pq_fastscan_new : vindex_pq_new)(out, p->d, M, nbits,
+                                                                      p->metric)))
             return fail_at(p, t, st, vindex_last_error());
         return VINDEX_OK;
     }
@@ -540,9 +540,10 @@ static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at
                 return st;
             snprintf(part, sizeof part, ")");
         }
-    } else if (!strcmp(type, "IndexPQ") && !vindex_get_param(ix, "pq.M", &v1) &&
+    } else if (!strncmp(type, "IndexPQ", 7) && !vindex_get_param(ix, "pq.M", &v1) &&
                !vindex_get_param(ix, "pq.nbits", &v2)) {
-        snprintf(part, sizeof part, "PQ%dx%d", (int)v1, (int)v2);
+        snprintf(part, sizeof part, "PQ%dx%d%s", (int)v1, (int)v2,
+                 strcmp(type, "IndexPQFastScan") ? "" : "fs");
     } else if (!strcmp(type, "IndexScalarQuantizer") && !vindex_sq_type_of(ix, &sq)) {
         snprintf(part, sizeof part, "%s", sq_name(sq));
     } else if (!strcmp(type, "IndexLSH") && !vindex_get_param(ix, "nbits", &v1) &&
@@ -565,9 +566,10 @@ static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at
         n += snprintf(part + n, sizeof part - (size_t)n, ",");
         if (!strcmp(type, "IndexIVFFlat"))
             snprintf(part + n, sizeof part - (size_t)n, "Flat");
-        else if (!strcmp(type, "IndexIVFPQ") && !vindex_get_param(ix, "pq.M", &v1) &&
+        else if (!strncmp(type, "IndexIVFPQ", 10) && !vindex_get_param(ix, "pq.M", &v1) &&
                  !vindex_get_param(ix, "pq.nbits", &v2))
-            snprintf(part + n, sizeof part - (size_t)n, "PQ%dx%d", (int)v1, (int)v2);
+            snprintf(part + n, sizeof part - (size_t)n, "PQ%dx%d%s", (int)v1, (int)v2,
+                     strcmp(type, "IndexIVFPQFastScan") ? "" : "fs");
         else if (!strcmp(type, "IndexIVFScalarQuantizer") && !vindex_sq_type_of(ix, &sq))
             snprintf(part + n, sizeof part - (size_t)n, "%s", sq_name(sq));
         else

@@ -59,7 +59,7 @@ __all__ = [
     "set_log_callback", "ProductQuantizer", "IndexPQ", "IndexIVFPQ", "ScalarQuantizer",
     "IndexScalarQuantizer", "IndexIVFScalarQuantizer", "IndexHNSW", "IndexHNSWFlat",
     "IndexHNSWSQ", "index_factory", "reverse_index_factory", "vector_to_array",
-    "IndexBinary", "IndexBinaryFlat",
+    "IndexBinary", "IndexBinaryFlat", "IndexPQFastScan", "IndexIVFPQFastScan",
 ]
 
 # ---------------------------------------------------------------------------
@@ -838,6 +838,61 @@ class IndexIVFPQ(IndexIVF):
     def code_size(self):
         """Bytes per stored code."""
         return int(self._get_param("pq.code_size"))
+
+
+def _check_bbs(bbs, what):
+    if _operator.index(bbs) != 32:
+        raise ArgumentError(f"{what}: bbs = {bbs}: vindex packs fast-scan codes in blocks "
+                            f"of 32 only (bbs=32)")
+
+
+class IndexPQFastScan(IndexPQ):
+    """IndexPQ with 4-bit codes in blocks of 32, scanned with 8-bit lookup
+    tables in SIMD registers (Faiss: IndexPQFastScan(d, M, nbits=4,
+    metric=METRIC_L2, bbs=32)); nbits must be 4.
+
+        index = faiss.IndexPQFastScan(d, M, 4)
+        index.train(xb)
+        index.add(xb)
+        D, I = index.search(xq, k)
+
+    The quantized scores pick 2k + 16 candidates that are rescored from the
+    float tables, so distances are IndexPQ's; `rescore = 0` returns the
+    approximate ones, as Faiss. `pq`, `code_size` as IndexPQ."""
+
+    bbs = 32
+
+    def __init__(self, d, M, nbits=4, metric=METRIC_L2, bbs=32):
+        _check_bbs(bbs, "IndexPQFastScan")
+        self._init_coded("pqfs", _operator.index(d), _operator.index(M), _operator.index(nbits),
+                         _c_metric(metric))
+
+    rescore = _param("rescore", int, "1: candidates rescored exactly (default); 0: the "
+                     "approximate distances of the 8-bit tables.")
+
+
+class IndexIVFPQFastScan(IndexIVFPQ):
+    """IndexIVFPQ with each list's 4-bit codes in blocks of 32, scanned with
+    8-bit lookup tables (Faiss: IndexIVFPQFastScan(quantizer, d, nlist, M,
+    nbits=4, metric=METRIC_L2, bbs=32)); nbits must be 4.
+
+        index = faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(d), d, 1024, M, 4)
+        index.train(xb)
+        index.add(xb)
+        index.nprobe = 8
+        D, I = faiss.IndexRefineFlat(index) ...   # exact re-ranking
+
+    Distances are the approximate ones of the 8-bit tables, as Faiss; wrap it
+    in IndexRefineFlat (or index_factory "...,RFlat") for exact ones.
+    Attributes as IndexIVFPQ."""
+
+    bbs = 32
+
+    def __init__(self, quantizer, d, nlist, M, nbits=4, metric=METRIC_L2, bbs=32):
+        _check_bbs(bbs, "IndexIVFPQFastScan")
+        self._init_ivf_quantized("pqfs", quantizer, _operator.index(d), _operator.index(nlist),
+                                 _operator.index(M), _operator.index(nbits), _c_metric(metric))
+        self.__dict__["_quantizer"] = quantizer
 
 
 # ---------------------------------------------------------------------------

@@ -833,7 +833,7 @@ static PyObject *Index_init_ivf_flat(IndexObject *self, PyObject *args)
 
 /* _init_ivf_quantized(kind, quantizer, d, nlist, a, b, c_metric): an IVF index
  * over coded vectors, taking the quantizer's index as _init_ivf_flat does.
- * kind "pq": vindex_ivfpq_new with M = a, nbits = b; kind "sq":
+ * kind "pq": vindex_ivfpq_new with M = a, nbits = b ("pqfs": the fast-scan one); kind "sq":
  * vindex_ivfsq_new with the vindex_sq_type a (b unused). */
 static PyObject *Index_init_ivf_quantized(IndexObject *self, PyObject *args)
 {
@@ -845,8 +845,8 @@ static PyObject *Index_init_ivf_quantized(IndexObject *self, PyObject *args)
                           &metric) ||
         !index_fresh(self))
         return NULL;
-    int pq = !strcmp(kind, "pq");
-    const char *op = pq ? "IndexIVFPQ" : "IndexIVFScalarQuantizer";
+    int pq = !strcmp(kind, "pq"), fs = !strcmp(kind, "pqfs");
+    const char *op = fs ? "IndexIVFPQFastScan" : pq ? "IndexIVFPQ" : "IndexIVFScalarQuantizer";
     if (nlist <= 0)
         return PyErr_Format(ArgumentError, "%s: nlist %zd must be at least 1", op, nlist);
     IndexObject *sub = adopt_begin(self, obj, op);
@@ -854,7 +854,8 @@ static PyObject *Index_init_ivf_quantized(IndexObject *self, PyObject *args)
         return NULL;
     vindex *ix = NULL;
     vindex_status st =
-        pq ? vindex_ivfpq_new(&ix, sub->ix, d, (size_t)nlist, a, b, (vindex_metric)metric)
+        fs ? vindex_ivfpq_fastscan_new(&ix, sub->ix, d, (size_t)nlist, a, b, (vindex_metric)metric)
+        : pq ? vindex_ivfpq_new(&ix, sub->ix, d, (size_t)nlist, a, b, (vindex_metric)metric)
            : vindex_ivfsq_new(&ix, sub->ix, d, (size_t)nlist, (vindex_sq_type)a,
                               (vindex_metric)metric);
     if (!st)
@@ -864,7 +865,7 @@ static PyObject *Index_init_ivf_quantized(IndexObject *self, PyObject *args)
 }
 
 /* _init_coded(kind, d, a, b, c_metric): a family without sub-index.
- * "pq": vindex_pq_new(d, M=a, nbits=b); "sq": vindex_sq_new(d, type=a);
+ * "pq": vindex_pq_new(d, M=a, nbits=b) ("pqfs": vindex_pq_fastscan_new); "sq": vindex_sq_new(d, type=a);
  * "hnsw_flat": vindex_hnsw_flat_new(d, M=a); "hnsw_sq8": vindex_hnsw_sq8_new(d, M=a). */
 static PyObject *Index_init_coded(IndexObject *self, PyObject *args)
 {
@@ -877,6 +878,8 @@ static PyObject *Index_init_coded(IndexObject *self, PyObject *args)
     vindex_status st;
     if (!strcmp(kind, "pq"))
         st = vindex_pq_new(&self->ix, d, a, b, m);
+    else if (!strcmp(kind, "pqfs"))
+        st = vindex_pq_fastscan_new(&self->ix, d, a, b, m);
     else if (!strcmp(kind, "sq"))
         st = vindex_sq_new(&self->ix, d, (vindex_sq_type)a, m);
     else if (!strcmp(kind, "hnsw_flat"))

@@ -274,6 +274,31 @@ static vindex_status flat_reconstruct(const vindex *ix, vindex_id id, float *out
     return VINDEX_OK;
 }
 
+const float *vx_flat_query_layout(const vindex *ix, const float *q, float *scratch)
+{
+    if (!ix || ix->ops != &flat_ops)
+        return NULL;
+    const flat *f = (const flat *)ix;
+    if (!f->perm)
+        return q;
+    for (int c = 0; c < ix->d; c++)
+        scratch[c] = q[f->perm[c]];
+    return scratch;
+}
+
+float vx_flat_score_one(const vindex *ix, const float *q_layout, vindex_id id)
+{
+    const flat *f = (const flat *)ix;
+    const vx_kernel_table *kt = vx_kernels();
+    const size_t d = (size_t)ix->d, hd = (size_t)f->head_dim, i = (size_t)id;
+    if (ix->metric == VINDEX_METRIC_INNER_PRODUCT) /* never split */
+        return -kt->inner_product(q_layout, f->head + i * d, d);
+    if (!f->perm)
+        return kt->l2sqr(q_layout, f->head + i * d, d);
+    return kt->l2sqr(q_layout, f->head + i * hd, hd) +
+           kt->l2sqr(q_layout + hd, f->tail + i * (d - hd), d - hd);
+}
+
 /* Compacts in place, keeping order: the vectors after a removed one move down
  * and their labels (positions) with them, as in Faiss. */
 static vindex_status flat_remove_ids(vindex *ix, const vindex_selector *sel, size_t *n_removed)

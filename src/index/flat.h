@@ -10,6 +10,16 @@
  * flat index directly; NULL when ix is not a flat index. */
 const float *vx_flat_vectors(const vindex *ix);
 
+/* Exact scores of one query against chosen stored vectors without
+ * reconstructing them (IndexRefineFlat over a split Flat, where reconstruct
+ * gathers d scattered floats per vector): vx_flat_query_layout puts q in the
+ * stored dimension order (into scratch, d floats, when split; else returns
+ * q), then vx_flat_score_one gives the heap score (L2 squared distance, or
+ * the negated inner product) of that query against position id (valid). NULL
+ * from vx_flat_query_layout when ix is not a flat index. */
+const float *vx_flat_query_layout(const vindex *ix, const float *q, float *scratch);
+float vx_flat_score_one(const vindex *ix, const float *q_layout, vindex_id id);
+
 /* When L2 flat indexes of d >= 64 store their vectors split for pruned scans:
  * a first add of at least this many bytes, whose quarter of highest-variance
  * dimensions carries at least this multiple of its share of the variance.

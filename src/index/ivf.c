@@ -109,6 +109,25 @@ static void dm_clear(vx_ivf *ivf)
 
 /* ---- inverted lists ----------------------------------------------------- */
 
+/* Entry access that works for plain and blocked families (ivf.h, `block`). */
+static inline void entry_put(const vx_ivf *ivf, uint8_t *codes, size_t slot, const uint8_t *code)
+{
+    if (ivf->fam->block)
+        ivf->fam->put_code(codes, ivf->code_size, slot, code);
+    else
+        memcpy(codes + slot * ivf->code_size, code, ivf->code_size);
+}
+
+/* A pointer to entry slot's code: in place, or copied into buf (code_size). */
+static inline const uint8_t *entry_get(const vx_ivf *ivf, const uint8_t *codes, size_t slot,
+                                       uint8_t *buf)
+{
+    if (!ivf->fam->block)
+        return codes + slot * ivf->code_size;
+    ivf->fam->get_code(codes, ivf->code_size, slot, buf);
+    return buf;
+}
+
 /* Makes room for extra[l] more entries in every list l, all or nothing. */
 static vindex_status reserve_lists(vx_ivf *ivf, const size_t *extra)
 {
@@ -128,7 +147,9 @@ static vindex_status reserve_lists(vx_ivf *ivf, const size_t *extra)
         size_t need = L->n + extra[l], cap = L->cap * 2 > need ? L->cap * 2 : need;
         if (cap < 8)
             cap = 8;
-        codes[l] = vx_alloc(cap, cs);
+        if (ivf->fam->block) /* whole blocks, unused slots zero */
+            cap = (cap + ivf->fam->block - 1) / ivf->fam->block * ivf->fam->block;
+        codes[l] = ivf->fam->block ? vx_calloc(cap, cs) : vx_alloc(cap, cs);
         ids[l] = vx_alloc(cap, sizeof(vindex_id));
         caps[l] = cap;
         if (!codes[l] || !ids[l]) {
@@ -142,7 +163,7 @@ static vindex_status reserve_lists(vx_ivf *ivf, const size_t *extra)
             continue;
         vx_ivf_list *L = &ivf->lists[l];
         if (L->n) {
-            memcpy(codes[l], L->codes, L->n * cs);
+            memcpy(codes[l], L->codes, vx_ivf_codes_bytes(ivf, L->n));
             memcpy(ids[l], L->ids, L->n * sizeof(vindex_id));
         }
         vx_free(L->codes);
@@ -262,7 +283,7 @@ static void encode_task(void *ctx, size_t task, int worker)
     ivf->fam->encode(ivf, m, a->x + i0 * d, a->lists + i0, buf);
     for (size_t i = 0; i < m; i++) {
         const vx_ivf_list *L = &ivf->lists[a->lists[i0 + i]];
-        memcpy(L->codes + a->slot[i0 + i] * cs, buf + i * cs, cs);
+        entry_put(ivf, L->codes, a->slot[i0 + i], buf + i * cs);
     }
 }
 
@@ -758,7 +779,11 @@ vindex_status vx_ivf_reconstruct(const vindex *ix, vindex_id id, float *out)
         return vx_fail(VINDEX_ERR_NOT_FOUND, "reconstruct: id %lld is not in the index",
                        (long long)id);
     size_t l = dm_list(e), off = dm_offset(e);
-    ivf->fam->decode(ivf, (int64_t)l, ivf->lists[l].codes + off * ivf->code_size, out);
+    uint8_t *buf = NULL;
+    if (ivf->fam->block && !(buf = vx_alloc(1, ivf->code_size)))
+        return VINDEX_ERR_NOMEM;
+    ivf->fam->decode(ivf, (int64_t)l, entry_get(ivf, ivf->lists[l].codes, off, buf), out);
+    vx_free(buf);
     return VINDEX_OK;
 }
 
@@ -771,6 +796,9 @@ vindex_status vx_ivf_remove_ids(vindex *ix, const vindex_selector *sel, size_t *
                        "remove_ids: not possible with an array direct map (it needs ids "
                        "0..ntotal-1); switch to the hash kind with make_direct_map first");
     const bool hash = ivf->dm_kind == VINDEX_DIRECT_MAP_HASH;
+    uint8_t *buf = NULL; /* a blocked family's entries move through it */
+    if (ivf->fam->block && !(buf = vx_calloc(1, cs)))
+        return VINDEX_ERR_NOMEM;
     size_t removed = 0;
     for (size_t l = 0; l < ivf->nlist; l++) {
         vx_ivf_list *L = &ivf->lists[l];
@@ -784,15 +812,24 @@ vindex_status vx_ivf_remove_ids(vindex *ix, const vindex_selector *sel, size_t *
             }
             if (kept != i) {
                 L->ids[kept] = id;
-                memcpy(L->codes + kept * cs, L->codes + i * cs, cs);
+                if (buf)
+                    entry_put(ivf, L->codes, kept, entry_get(ivf, L->codes, i, buf));
+                else
+                    memcpy(L->codes + kept * cs, L->codes + i * cs, cs);
                 if (hash)
                     vx_idhash_put(&ivf->dm_hash, id, dm_pack(l, kept)); /* overwrite */
             }
             kept++;
         }
+        if (buf) { /* freed slots back to zero */
+            memset(buf, 0, cs);
+            for (size_t i = kept; i < L->n; i++)
+                entry_put(ivf, L->codes, i, buf);
+        }
         removed += L->n - kept;
         L->n = kept;
     }
+    vx_free(buf);
     ix->ntotal -= (int64_t)removed;
     *n_removed = removed;
     return VINDEX_OK;
@@ -1049,8 +1086,12 @@ static vindex_status ivf_merge_from_unlocked(vindex *dst, vindex *src, vindex_id
                                (long long)id, (long long)add_id);
         }
     size_t *extra = vx_alloc(nlist, sizeof *extra);
-    if (!extra)
+    uint8_t *buf = a->fam->block ? vx_alloc(1, cs) : NULL; /* blocked entries move through it */
+    if (!extra || (a->fam->block && !buf)) {
+        vx_free(extra);
+        vx_free(buf);
         return VINDEX_ERR_NOMEM;
+    }
     for (size_t l = 0; l < nlist; l++)
         extra[l] = b->lists[l].n;
     vindex_status st = VINDEX_OK;
@@ -1059,6 +1100,7 @@ static vindex_status ivf_merge_from_unlocked(vindex *dst, vindex *src, vindex_id
     if (hash) {
         if (vx_idhash_reserve(&a->dm_hash, (size_t)(dst->ntotal + src->ntotal)) != VINDEX_OK) {
             vx_free(extra);
+            vx_free(buf);
             return vx_fail(VINDEX_ERR_NOMEM, "merge_from: out of memory for the direct map");
         }
         for (size_t l = 0; l < nlist && !st; l++) {
@@ -1084,6 +1126,7 @@ static vindex_status ivf_merge_from_unlocked(vindex *dst, vindex *src, vindex_id
             for (size_t i = 0; i < b->lists[l].n && inserted > 0; i++, inserted--)
                 vx_idhash_remove(&a->dm_hash, b->lists[l].ids[i] + add_id);
         vx_free(extra);
+        vx_free(buf);
         return st;
     }
     for (size_t l = 0; l < nlist; l++) {
@@ -1091,7 +1134,12 @@ static vindex_status ivf_merge_from_unlocked(vindex *dst, vindex *src, vindex_id
         const vx_ivf_list *S = &b->lists[l];
         if (S->n == 0)
             continue; /* both lists may be unallocated (NULL): no memcpy */
-        memcpy(D->codes + D->n * cs, S->codes, S->n * cs);
+        if (buf) {
+            for (size_t i = 0; i < S->n; i++)
+                entry_put(a, D->codes, D->n + i, entry_get(b, S->codes, i, buf));
+        } else {
+            memcpy(D->codes + D->n * cs, S->codes, S->n * cs);
+        }
         for (size_t i = 0; i < S->n; i++) {
             vindex_id id = S->ids[i] + add_id;
             D->ids[D->n + i] = id;
@@ -1105,6 +1153,7 @@ static vindex_status ivf_merge_from_unlocked(vindex *dst, vindex *src, vindex_id
     src->ntotal = 0;
     dm_clear(b); /* empty, and still of its kind */
     vx_free(extra);
+    vx_free(buf);
     return VINDEX_OK;
 }
 

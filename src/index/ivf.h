@@ -82,6 +82,16 @@ typedef struct vx_ivf_family {
     void (*destroy_codec)(vx_ivf *ivf);
     size_t (*codec_memory)(const vx_ivf *ivf);
 
+    /* Optional: the family keeps a list's codes in its own layout, in blocks
+     * of `block` entries (fast-scan: 32 codes transposed). The core then
+     * reaches an entry only through get_code / put_code, keeps list
+     * capacities whole blocks with unused slots zero, and calls scores() on
+     * runs that start at a block boundary (VX_IVF_SCAN_BLOCK is a multiple of
+     * every block). 0: codes are plain arrays of code_size bytes. */
+    size_t block;
+    void (*get_code)(const uint8_t *list_codes, size_t code_size, size_t slot, uint8_t *code);
+    void (*put_code)(uint8_t *list_codes, size_t code_size, size_t slot, const uint8_t *code);
+
     /* Persistence (docs/FORMAT.md, "IVF families"). io_tag: the family tag of
      * the INDX section (io/registry.h); 0: the family cannot be written yet.
      * write_codec (NULL: no codec state) writes the codec's sections, which
@@ -109,6 +119,13 @@ struct vx_ivf {
     vindex_kmeans_params cp; /* clustering parameters for train */
     void *codec;
 };
+
+/* Bytes that n entries of a list occupy (whole blocks for a blocked family). */
+static inline size_t vx_ivf_codes_bytes(const vx_ivf *ivf, size_t n)
+{
+    size_t b = ivf->fam->block;
+    return (b ? (n + b - 1) / b * b : n) * ivf->code_size;
+}
 
 /* Fills the common part of a new IVF index (the family then sets code_size,
  * scanner_bytes and codec). Checks the arguments; takes the quantizer only

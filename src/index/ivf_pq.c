@@ -32,6 +32,7 @@
 #include "../quant/pq.h"
 #include "../simd/kernels.h"
 #include "ivf.h"
+#include "ivf_pq.h"
 
 /* A list's table is built when a block has at least ksub / DIRECT_FACTOR
  * codes; smaller blocks are scored from the precomputed and query tables
@@ -40,13 +41,6 @@
 
 /* Faiss's precomputed_table_max_bytes */
 #define PRECOMPUTED_MAX_BYTES ((size_t)1 << 31)
-
-typedef struct ivfpq_codec {
-    vx_pq pq;
-    float *centroids;   /* nlist x d, from the coarse quantizer at train */
-    float *precomputed; /* nlist x M x ksub, or NULL */
-    int use_precomputed; /* the setting (1 by default) */
-} ivfpq_codec;
 
 static ivfpq_codec *codec_of(const vx_ivf *ivf) { return ivf->codec; }
 
@@ -113,7 +107,7 @@ static vindex_status build_precomputed(vx_ivf *ivf)
 
 /* ---- train, encode, decode ---------------------------------------------- */
 
-static vindex_status ivfpq_train_codec(vx_ivf *ivf, size_t n, const float *x,
+vindex_status vx_ivfpq_train_codec(vx_ivf *ivf, size_t n, const float *x,
                                        const int64_t *lists)
 {
     ivfpq_codec *c = codec_of(ivf);
@@ -152,7 +146,7 @@ done:
     return st;
 }
 
-static void ivfpq_encode(const vx_ivf *ivf, size_t n, const float *x, const int64_t *lists,
+void vx_ivfpq_encode(const vx_ivf *ivf, size_t n, const float *x, const int64_t *lists,
                          uint8_t *codes)
 {
     const ivfpq_codec *c = codec_of(ivf);
@@ -161,7 +155,7 @@ static void ivfpq_encode(const vx_ivf *ivf, size_t n, const float *x, const int6
         vx_pq_encode_one(&c->pq, x + i * d, c->centroids + (size_t)lists[i] * d, codes + i * cs);
 }
 
-static void ivfpq_decode(const vx_ivf *ivf, int64_t list, const uint8_t *code, float *out)
+void vx_ivfpq_decode(const vx_ivf *ivf, int64_t list, const uint8_t *code, float *out)
 {
     const ivfpq_codec *c = codec_of(ivf);
     const size_t d = (size_t)ivf->base.d;
@@ -192,7 +186,12 @@ static size_t scanner_floats(const vx_pq *pq)
     return 2 * (size_t)pq->M * pq->ksub + VX_PQ_TABLE_QB * (pq->dsub + 256) + (size_t)pq->d;
 }
 
-static void ivfpq_scanner_init(const vx_ivf *ivf, void *scanner)
+size_t vx_ivfpq_scanner_bytes(const vx_pq *pq)
+{
+    return (sizeof(pq_scanner) + 63) / 64 * 64 + scanner_floats(pq) * sizeof(float);
+}
+
+void vx_ivfpq_scanner_init(const vx_ivf *ivf, void *scanner)
 {
     pq_scanner *s = scanner;
     const ivfpq_codec *c = codec_of(ivf);
@@ -211,7 +210,7 @@ static void ivfpq_scanner_init(const vx_ivf *ivf, void *scanner)
     s->table = s->qtable;
 }
 
-static void ivfpq_set_query(void *scanner, const float *query)
+void vx_ivfpq_set_query(void *scanner, const float *query)
 {
     pq_scanner *s = scanner;
     const vx_pq *pq = &s->c->pq;
@@ -229,7 +228,7 @@ static void ivfpq_set_query(void *scanner, const float *query)
         s->qtable[e] *= -2.0f;
 }
 
-static void ivfpq_set_list(void *scanner, int64_t list, float coarse_score)
+void vx_ivfpq_set_list(void *scanner, int64_t list, float coarse_score)
 {
     pq_scanner *s = scanner;
     const vx_pq *pq = &s->c->pq;
@@ -259,7 +258,7 @@ static void ivfpq_set_list(void *scanner, int64_t list, float coarse_score)
     s->table = s->ltable;
 }
 
-static void ivfpq_scores(void *scanner, size_t n, const uint8_t *codes, float *out)
+void vx_ivfpq_scores(void *scanner, size_t n, const uint8_t *codes, float *out)
 {
     pq_scanner *s = scanner;
     const vx_pq *pq = &s->c->pq;
@@ -292,9 +291,17 @@ static void ivfpq_scores(void *scanner, size_t n, const uint8_t *codes, float *o
             out[j] += s->bias;
 }
 
+const float *vx_ivfpq_list_terms(void *scanner, const float **second, float *bias)
+{
+    pq_scanner *s = scanner;
+    *bias = s->bias;
+    *second = s->table ? NULL : s->qtable;
+    return s->table ? s->table : s->pre;
+}
+
 /* ---- codec bookkeeping -------------------------------------------------- */
 
-static bool ivfpq_codec_equal(const vx_ivf *a, const vx_ivf *b)
+bool vx_ivfpq_codec_equal(const vx_ivf *a, const vx_ivf *b)
 {
     const vx_pq *pa = &codec_of(a)->pq, *pb = &codec_of(b)->pq;
     if (pa->M != pb->M || pa->nbits != pb->nbits || !pa->trained || !pb->trained)
@@ -303,7 +310,7 @@ static bool ivfpq_codec_equal(const vx_ivf *a, const vx_ivf *b)
                   (size_t)pa->M * pa->ksub * pa->dsub * sizeof(float)) == 0;
 }
 
-static void ivfpq_destroy_codec(vx_ivf *ivf)
+void vx_ivfpq_destroy_codec(vx_ivf *ivf)
 {
     ivfpq_codec *c = codec_of(ivf);
     if (!c)
@@ -315,7 +322,7 @@ static void ivfpq_destroy_codec(vx_ivf *ivf)
     ivf->codec = NULL;
 }
 
-static size_t ivfpq_codec_memory(const vx_ivf *ivf)
+size_t vx_ivfpq_codec_memory(const vx_ivf *ivf)
 {
     const ivfpq_codec *c = codec_of(ivf);
     size_t bytes = sizeof *c + vx_pq_memory(&c->pq);
@@ -328,7 +335,7 @@ static size_t ivfpq_codec_memory(const vx_ivf *ivf)
 
 /* ---- parameters --------------------------------------------------------- */
 
-static vindex_status ivfpq_set_param(vindex *ix, const char *name, double value)
+vindex_status vx_ivfpq_set_param(vindex *ix, const char *name, double value)
 {
     vx_ivf *ivf = (vx_ivf *)ix;
     ivfpq_codec *c = codec_of(ivf);
@@ -352,7 +359,7 @@ static vindex_status ivfpq_set_param(vindex *ix, const char *name, double value)
     return vx_ivf_set_param(ix, name, value);
 }
 
-static vindex_status ivfpq_get_param(const vindex *ix, const char *name, double *value)
+vindex_status vx_ivfpq_get_param(const vindex *ix, const char *name, double *value)
 {
     const vx_ivf *ivf = (const vx_ivf *)ix;
     const ivfpq_codec *c = codec_of(ivf);
@@ -375,36 +382,34 @@ static const vx_index_ops ivfpq_ops = {
     .search = vx_ivf_search, .range_search = vx_ivf_range_search,
     .reconstruct = vx_ivf_reconstruct, .remove_ids = vx_ivf_remove_ids,
     .reset = vx_ivf_reset, .destroy = vx_ivf_destroy, .memory_bytes = vx_ivf_memory,
-    .set_param = ivfpq_set_param, .get_param = ivfpq_get_param,
+    .set_param = vx_ivfpq_set_param, .get_param = vx_ivfpq_get_param,
 };
 
 static const vx_ivf_family ivfpq_family = {
     .ops = &ivfpq_ops,
-    .train_codec = ivfpq_train_codec,
-    .encode = ivfpq_encode,
-    .decode = ivfpq_decode,
-    .scanner_init = ivfpq_scanner_init,
-    .set_query = ivfpq_set_query,
-    .set_list = ivfpq_set_list,
-    .scores = ivfpq_scores,
-    .codec_equal = ivfpq_codec_equal,
-    .destroy_codec = ivfpq_destroy_codec,
-    .codec_memory = ivfpq_codec_memory,
+    .train_codec = vx_ivfpq_train_codec,
+    .encode = vx_ivfpq_encode,
+    .decode = vx_ivfpq_decode,
+    .scanner_init = vx_ivfpq_scanner_init,
+    .set_query = vx_ivfpq_set_query,
+    .set_list = vx_ivfpq_set_list,
+    .scores = vx_ivfpq_scores,
+    .codec_equal = vx_ivfpq_codec_equal,
+    .destroy_codec = vx_ivfpq_destroy_codec,
+    .codec_memory = vx_ivfpq_codec_memory,
 };
 
-VINDEX_API vindex_status vindex_ivfpq_new(vindex **out, vindex *quantizer, int d, size_t nlist,
-                                          int M, int nbits, vindex_metric metric)
+vindex_status vx_ivfpq_make(vindex **out, vindex *quantizer, int d, size_t nlist, int M,
+                           int nbits, vindex_metric metric, const vx_ivf_family *fam)
 {
-    vx_clear_error();
-    vindex_status st = vx_check_new_args(out, d, metric, "IndexIVFPQ");
-    if (st)
-        return st;
+    const char *what = fam->ops->type_name;
     vx_pq pq;
-    if ((st = vx_pq_init(&pq, d, M, nbits, "IndexIVFPQ")))
+    vindex_status st = vx_pq_init(&pq, d, M, nbits, what);
+    if (st)
         return st;
     size_t tf;
     if (!vx_mul_ok((size_t)M, pq.ksub, &tf) || tf > (SIZE_MAX / 4 - (size_t)d) / 4)
-        return vx_fail(VINDEX_ERR_INVALID, "IndexIVFPQ: M %d x 2^%d table entries overflow", M,
+        return vx_fail(VINDEX_ERR_INVALID, "%s: M %d x 2^%d table entries overflow", what, M,
                        nbits);
     vx_ivf *ivf = vx_calloc(1, sizeof *ivf);
     ivfpq_codec *c = vx_calloc(1, sizeof *c);
@@ -413,7 +418,7 @@ VINDEX_API vindex_status vindex_ivfpq_new(vindex **out, vindex *quantizer, int d
         vx_free(c);
         return VINDEX_ERR_NOMEM;
     }
-    if ((st = vx_ivf_init(ivf, &ivfpq_family, quantizer, d, nlist, metric))) {
+    if ((st = vx_ivf_init(ivf, fam, quantizer, d, nlist, metric))) {
         vx_free(ivf->lists);
         vx_free(ivf);
         vx_free(c);
@@ -424,9 +429,19 @@ VINDEX_API vindex_status vindex_ivfpq_new(vindex **out, vindex *quantizer, int d
     ivf->codec = c;
     ivf->base.is_trained = false; /* the PQ needs training even with a trained quantizer */
     ivf->code_size = pq.code_size;
-    ivf->scanner_bytes = (sizeof(pq_scanner) + 63) / 64 * 64 + scanner_floats(&pq) * sizeof(float);
+    ivf->scanner_bytes = vx_ivfpq_scanner_bytes(&pq);
     *out = &ivf->base;
     return VINDEX_OK;
+}
+
+VINDEX_API vindex_status vindex_ivfpq_new(vindex **out, vindex *quantizer, int d, size_t nlist,
+                                          int M, int nbits, vindex_metric metric)
+{
+    vx_clear_error();
+    vindex_status st = vx_check_new_args(out, d, metric, "IndexIVFPQ");
+    if (st)
+        return st;
+    return vx_ivfpq_make(out, quantizer, d, nlist, M, nbits, metric, &ivfpq_family);
 }
 
 /* ---- the codec of a PQ index -------------------------------------------- */
@@ -437,7 +452,10 @@ VINDEX_API vindex_status vindex_pq_codec_of(vindex *ix, vindex_pq_codec **out)
     if (!ix || !out)
         return vx_fail(VINDEX_ERR_INVALID, "pq_codec_of: %s is NULL", ix ? "out" : "index");
     vx_pq *pq = vx_pq_index_codec(ix);
-    if (!pq && ix->ops == &ivfpq_ops)
+    if (!pq)
+        pq = vx_pqfs_index_codec(ix);
+    if (!pq && ix->ops->train == vx_ivf_train &&
+        ((vx_ivf *)ix)->fam->train_codec == vx_ivfpq_train_codec) /* IVFPQ, fast-scan too */
         pq = &codec_of((vx_ivf *)ix)->pq;
     if (!pq)
         return vx_fail(VINDEX_ERR_UNSUPPORTED, "pq_codec_of: %s has no product quantizer",

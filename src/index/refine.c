@@ -170,6 +170,8 @@ static void rerank_task(void *arg, size_t task, int worker)
         float *hs = c->distances + i * c->k;
         vindex_id *hi_ = c->labels + i * c->k;
         vx_heap_init(hs, hi_, c->k);
+        /* a split Flat is scored in its own layout: no reconstruct per candidate */
+        const float *ql = c->rows ? NULL : vx_flat_query_layout(c->r->refine, q, buf);
         for (size_t j = 0; j < c->kb; j++) {
             vindex_id id = c->cand[i * c->kb + j];
             if (id < 0)
@@ -178,6 +180,10 @@ static void rerank_task(void *arg, size_t task, int worker)
             if (id >= ntotal) {
                 c->status[i] = VINDEX_ERR_CORRUPT;
                 break;
+            }
+            if (ql) {
+                vx_heap_push(hs, hi_, c->k, vx_flat_score_one(c->r->refine, ql, id), id);
+                continue;
             }
             if (c->rows) {
                 y = c->rows + (size_t)id * d;

@@ -237,7 +237,9 @@ vindex_status vx_pq_encode(const vx_pq *pq, size_t n, const float *x, uint8_t *c
     return VINDEX_OK;
 }
 
-enum { ONE_CHUNK = 256 };
+/* Sub-vectors this short are compared inline (IVF1024,PQ392x4 on 784
+ * dimensions: 2 each; adding Fashion-MNIST took 5.7 s through the kernels). */
+enum { ONE_CHUNK = 256, SHORT_DSUB = 4 };
 
 void vx_pq_encode_one(const vx_pq *pq, const float *x, const float *sub, uint8_t *code)
 {
@@ -271,6 +273,21 @@ void vx_pq_encode_one(const vx_pq *pq, const float *x, const float *sub, uint8_t
             for (size_t t = 0; t < dsub; t++)
                 res[t] = xm[t] - sm[t];
             xm = res;
+        }
+        if (dsub <= SHORT_DSUB) { /* a kernel call per sub-space costs more than the work */
+            for (size_t c = 0; c < ksub; c++) {
+                float s = 0;
+                for (size_t t = 0; t < dsub; t++) {
+                    float v = xm[t] - cm[c * dsub + t];
+                    s += v * v;
+                }
+                if (s < best) {
+                    best = s;
+                    arg = (uint32_t)c;
+                }
+            }
+            vx_pq_put(code, pq->nbits, m, arg);
+            continue;
         }
         for (size_t c0 = 0; c0 < ksub; c0 += ONE_CHUNK) {
             size_t nc = ksub - c0 < ONE_CHUNK ? ksub - c0 : ONE_CHUNK;

@@ -78,6 +78,8 @@ vindex_status vx_pq_get_cp_param(const vx_pq *pq, const char *name, double *valu
 /* The codec of an IndexPQ, or NULL when ix is not one. */
 struct vindex;
 vx_pq *vx_pq_index_codec(struct vindex *ix);
+/* The codec of an IndexPQFastScan, or NULL (index/pq_fastscan.c). */
+vx_pq *vx_pqfs_index_codec(struct vindex *ix);
 
 /* Sub-code m of a code. */
 static inline uint32_t vx_pq_get(const uint8_t *code, size_t code_size, int nbits, int m)

@@ -66,6 +66,11 @@ static void known_specs(void **state)
     builds("L2norm,PCA16,Flat", "IndexPreTransform", "L2norm,PCA16,Flat");
     builds("IDMap,PCA16,IVF16,Flat,RFlat", "IndexIDMap", "IDMap,PCA16,IVF16,Flat,RFlat");
     builds("IDMap2,OPQ8_16,PQ8x4,Refine(SQ8)", "IndexIDMap2", "IDMap2,OPQ8_16,PQ8x4,Refine(SQ8)");
+    builds("PQ16x4fs", "IndexPQFastScan", "PQ16x4fs");
+    builds("IVF16,PQ8x4fs", "IndexIVFPQFastScan", "IVF16,PQ8x4fs");
+    builds("IVF16,PQ16x4fs,RFlat", "IndexRefineFlat", "IVF16,PQ16x4fs,RFlat");
+    builds("PCA16,PQ8x4fs,Refine(SQ8)", "IndexRefine", "PCA16,PQ8x4fs,Refine(SQ8)");
+    builds("IDMap,PQ8x4fs", "IndexIDMap", "IDMap,PQ8x4fs");
     builds("LSH", "IndexLSH", "LSH");
     builds("LSHr", "IndexLSH", "LSHr");
     builds("LSHt", "IndexLSH", "LSHt");
@@ -150,7 +155,8 @@ static void bad_specs(void **state)
     refused("Flat,RFlat,RFlat", VINDEX_ERR_INVALID, "position 12");
     refused("RFlat", VINDEX_ERR_INVALID, "'RFlat'");
     refused("ITQ,Flat", VINDEX_ERR_UNSUPPORTED, "'ITQ'");
-    refused("PQ8x4fs", VINDEX_ERR_UNSUPPORTED, "fast-scan");
+    refused("PQ8x8fs", VINDEX_ERR_INVALID, "nbits = 4");
+    refused("IVF16,PQ8x8fs", VINDEX_ERR_INVALID, "nbits = 4");
     refused("IVF64_HNSW,Flat", VINDEX_ERR_INVALID, "'IVF64_HNSW'");
     refused("IVF64_HNSW1,Flat", VINDEX_ERR_INVALID, "M 1");
     refused("IVF64_HNSW32x,Flat", VINDEX_ERR_INVALID, "'IVF64_HNSW32x'");

@@ -1,0 +1,127 @@
+/*
+ * IndexIVFPQFastScan: IndexIVFPQ's codec (residual 4-bit PQ codes, its
+ * training, precomputed L2 tables and float-table scanner; ivf_pq.h) with
+ * each list's codes kept in blocks of 32 (quant/fastscan.h) and scanned by
+ * the fast-scan kernels.
+ *
+ * Per (query, list) the scanner takes IVFPQ's float table for that list (for
+ * L2: the list's precomputed table plus the query's, and the coarse distance
+ * as bias), quantizes it to bytes with its own scale, and scores whole blocks:
+ * score = bias + sum / scale. Scales differ between lists, but scores are
+ * floats in the same units, so the core's heap compares them across lists.
+ *
+ * The distances returned are these approximate scores, as Faiss's; wrap the
+ * index in IndexRefineFlat for exact ones.
+ */
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "../quant/fastscan.h"
+#include "ivf_pq.h"
+
+typedef struct fs_scanner {
+    void *inner;   /* IVFPQ's float-table scanner */
+    uint8_t *lut;  /* code_size x 32 */
+    uint32_t *sums; /* VX_IVF_SCAN_BLOCK */
+    const vx_fs_kernel_table *kt;
+    size_t code_size;
+    int M;
+    float bias, scale;
+} fs_scanner;
+
+static size_t header_bytes(void) { return (sizeof(fs_scanner) + 63) / 64 * 64; }
+
+static void fs_scanner_init(const vx_ivf *ivf, void *scanner)
+{
+    fs_scanner *s = scanner;
+    const vx_pq *pq = &((const ivfpq_codec *)ivf->codec)->pq;
+    char *at = (char *)scanner + header_bytes();
+    s->inner = at;
+    at += (vx_ivfpq_scanner_bytes(pq) + 63) / 64 * 64;
+    s->lut = (uint8_t *)at;
+    at += (pq->code_size * 32 + 63) / 64 * 64;
+    s->sums = (uint32_t *)(void *)at;
+    s->kt = vx_fs_kernels();
+    s->code_size = pq->code_size;
+    s->M = pq->M;
+    vx_ivfpq_scanner_init(ivf, s->inner);
+}
+
+static size_t fs_scanner_bytes(const vx_pq *pq)
+{
+    return header_bytes() + (vx_ivfpq_scanner_bytes(pq) + 63) / 64 * 64 +
+           (pq->code_size * 32 + 63) / 64 * 64 + VX_IVF_SCAN_BLOCK * sizeof(uint32_t);
+}
+
+static void fs_set_query(void *scanner, const float *query)
+{
+    vx_ivfpq_set_query(((fs_scanner *)scanner)->inner, query);
+}
+
+static void fs_set_list(void *scanner, int64_t list, float coarse_score)
+{
+    fs_scanner *s = scanner;
+    vx_ivfpq_set_list(s->inner, list, coarse_score);
+    float bias, lut_bias;
+    const float *second, *first = vx_ivfpq_list_terms(s->inner, &second, &bias);
+    s->scale = s->kt->quantize_lut(first, second, (size_t)s->M, s->lut, &lut_bias);
+    s->bias = bias + lut_bias;
+}
+
+static void fs_scores(void *scanner, size_t n, const uint8_t *codes, float *out)
+{
+    fs_scanner *s = scanner;
+    vx_fs_scores(s->kt, s->lut, s->code_size, s->bias, s->scale, codes, n, s->sums, out);
+}
+
+static void fs_get_code(const uint8_t *list_codes, size_t code_size, size_t slot, uint8_t *code)
+{
+    vx_fs_get(list_codes, code_size, slot, code);
+}
+
+static void fs_put_code(uint8_t *list_codes, size_t code_size, size_t slot, const uint8_t *code)
+{
+    vx_fs_put(list_codes, code_size, slot, code);
+}
+
+static const vx_index_ops ivfpqfs_ops = {
+    .type_name = "IndexIVFPQFastScan", .train = vx_ivf_train, .add = vx_ivf_add,
+    .supports_ids = true, .search = vx_ivf_search,
+    .reconstruct = vx_ivf_reconstruct, .remove_ids = vx_ivf_remove_ids,
+    .reset = vx_ivf_reset, .destroy = vx_ivf_destroy, .memory_bytes = vx_ivf_memory,
+    .set_param = vx_ivfpq_set_param, .get_param = vx_ivfpq_get_param,
+};
+
+static const vx_ivf_family ivfpqfs_family = {
+    .ops = &ivfpqfs_ops,
+    .train_codec = vx_ivfpq_train_codec,
+    .encode = vx_ivfpq_encode,
+    .decode = vx_ivfpq_decode,
+    .scanner_init = fs_scanner_init,
+    .set_query = fs_set_query,
+    .set_list = fs_set_list,
+    .scores = fs_scores,
+    .codec_equal = vx_ivfpq_codec_equal,
+    .destroy_codec = vx_ivfpq_destroy_codec,
+    .codec_memory = vx_ivfpq_codec_memory,
+    .block = VX_FS_BLOCK,
+    .get_code = fs_get_code,
+    .put_code = fs_put_code,
+};
+
+VINDEX_API vindex_status vindex_ivfpq_fastscan_new(vindex **out, vindex *quantizer, int d,
+                                                   size_t nlist, int M, int nbits,
+                                                   vindex_metric metric)
+{
+    vx_clear_error();
+    const char *what = "IndexIVFPQFastScan";
+    vindex_status st = vx_check_new_args(out, d, metric, what);
+    if (st || (st = vx_fs_check_nbits(nbits, what)))
+        return st;
+    if ((st = vx_ivfpq_make(out, quantizer, d, nlist, M, nbits, metric, &ivfpqfs_family)))
+        return st;
+    vx_ivf *ivf = (vx_ivf *)*out;
+    ivf->scanner_bytes = fs_scanner_bytes(&((ivfpq_codec *)ivf->codec)->pq);
+    return VINDEX_OK;
+}
