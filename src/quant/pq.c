@@ -252,33 +252,19 @@ void vx_pq_encode_one(const vx_pq *pq, const float *x, const float *sub, uint8_t
         const float *cm = pq->centroids + (size_t)m * ksub * dsub;
         float best = INFINITY;
         uint32_t arg = 0;
-        if (sub && dsub > ONE_CHUNK) { /* long sub-vectors: no room for the residual */
-            const float *sm = sub + (size_t)m * dsub;
-            for (size_t c = 0; c < ksub; c++) {
-                float s = 0;
-                for (size_t t = 0; t < dsub; t++) {
-                    float v = xm[t] - sm[t] - cm[c * dsub + t];
-                    s += v * v;
-                }
-                if (s < best) {
-                    best = s;
-                    arg = (uint32_t)c;
-                }
-            }
-            vx_pq_put(code, pq->nbits, m, arg);
-            continue;
-        }
-        if (sub) {
-            const float *sm = sub + (size_t)m * dsub;
+        /* long sub-vectors (no room for the residual) subtract sub as they go */
+        const float *sm = sub && dsub > ONE_CHUNK ? sub + (size_t)m * dsub : NULL;
+        if (sub && !sm) {
             for (size_t t = 0; t < dsub; t++)
-                res[t] = xm[t] - sm[t];
+                res[t] = xm[t] - sub[(size_t)m * dsub + t];
             xm = res;
         }
-        if (dsub <= SHORT_DSUB) { /* a kernel call per sub-space costs more than the work */
+        /* short ones are compared inline: a kernel call per sub-space costs more */
+        if (sm || dsub <= SHORT_DSUB) {
             for (size_t c = 0; c < ksub; c++) {
                 float s = 0;
                 for (size_t t = 0; t < dsub; t++) {
-                    float v = xm[t] - cm[c * dsub + t];
+                    float v = xm[t] - (sm ? sm[t] : 0.0f) - cm[c * dsub + t];
                     s += v * v;
                 }
                 if (s < best) {
