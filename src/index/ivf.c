@@ -388,6 +388,9 @@ enum {
     TILE_QUERIES = 32,      /* queries scored together against one list */
     HEAP_BUDGET = 1 << 22,  /* per-thread heap entries per query block (by list) */
     MIN_QUERY_BLOCK = 64,
+    /* Up to this many queries, a family's search_probed (which reads less of
+     * each list per query) beats reading lists once for several queries. */
+    PROBED_MAX_QUERIES = 4,
 };
 
 typedef struct search_job {
@@ -463,7 +466,12 @@ static void by_query_task(void *ctx, size_t i, int worker)
     float *buf = j->scratch + (size_t)worker * TILE_QUERIES * j->code_block;
     float *hd = j->heap_dis[0] + i * j->k;
     vindex_id *hi = j->heap_ids[0] + i * j->k;
-    ivf->fam->set_query(scanner, j->q + i * (size_t)ivf->base.d);
+    const float *query = j->q + i * (size_t)ivf->base.d;
+    if (j->nq <= PROBED_MAX_QUERIES && ivf->fam->search_probed &&
+        ivf->fam->search_probed(ivf, query, j->nprobe, j->cidx + i * j->nprobe, j->k, j->sel, hd,
+                                hi))
+        return;
+    ivf->fam->set_query(scanner, query);
     for (size_t r = 0; r < j->nprobe; r++) {
         vindex_id list = j->cidx[i * j->nprobe + r];
         if (list < 0 || ivf->lists[list].n == 0)
@@ -638,8 +646,11 @@ vindex_status vx_ivf_search(const vindex *ix, size_t nq, const float *q, size_t 
     const size_t d = (size_t)ix->d;
     const int nthreads = vx_num_threads();
     /* By list when the family scores tiles (always worth it), or when there are
-     * too few queries to give every thread one. */
-    const bool by_list = ivf->fam->score_tile || nq < (size_t)nthreads;
+     * too few queries to give every thread one; by query for a few queries
+     * when the family has search_probed. */
+    const bool probed = nq <= PROBED_MAX_QUERIES && ivf->fam->probed_applies &&
+                        ivf->fam->probed_applies(ivf);
+    const bool by_list = (ivf->fam->score_tile || nq < (size_t)nthreads) && !probed;
     size_t qb = nq;
     if (by_list) {
         size_t budget = HEAP_BUDGET / ((size_t)nthreads * k);
@@ -660,8 +671,12 @@ vindex_status vx_ivf_search(const vindex *ix, size_t nq, const float *q, size_t 
         vindex_id *ids = labels + q0 * k;
         j.q = q + q0 * d;
         j.nq = nqb;
-        st = vx_index_search(ivf->quantizer, nqb, j.q, j.nprobe, NULL, j.cdis, j.cidx);
-        if (st)
+        bool coarse_done = probed && ivf->fam->coarse_one;
+        for (size_t i = 0; i < nqb && coarse_done; i++)
+            coarse_done = ivf->fam->coarse_one(ivf, j.q + i * d, j.nprobe, j.cdis + i * j.nprobe,
+                                               j.cidx + i * j.nprobe);
+        if (!coarse_done &&
+            (st = vx_index_search(ivf->quantizer, nqb, j.q, j.nprobe, NULL, j.cdis, j.cidx)))
             goto done;
         j.heap_dis[0] = dis;
         j.heap_ids[0] = ids;

@@ -77,6 +77,24 @@ typedef struct vx_ivf_family {
     void (*score_tile)(const vx_ivf *ivf, int64_t list, const float *q, size_t nq,
                        const uint8_t *codes, size_t n, float *out);
 
+    /* Optional: the k-NN of one query over its probed lists (lists[0..nprobe),
+     * -1 for none), into the heap hd/hi of k entries (selector sel or NULL),
+     * for a family that can do better than scoring every code. It must leave
+     * exactly the heap a full scan would: it may skip only codes whose score
+     * cannot enter it. Returns false, having touched nothing, when it does not
+     * apply (or lacks memory); the core then scans with the scanner.
+     * probed_applies tells beforehand whether it would apply to this index. */
+    bool (*probed_applies)(const vx_ivf *ivf);
+    bool (*search_probed)(const vx_ivf *ivf, const float *query, size_t nprobe,
+                          const vindex_id *lists, size_t k, const vindex_selector *sel,
+                          float *hd, vindex_id *hi);
+
+    /* Optional, with search_probed: the coarse search of one query, as the
+     * quantizer's k-NN search of nprobe would give it (best first). Returns
+     * false when it does not apply; the core then asks the quantizer. */
+    bool (*coarse_one)(const vx_ivf *ivf, const float *query, size_t nprobe, float *cdis,
+                       vindex_id *cidx);
+
     /* Optional: whether two indexes' codecs encode alike (merge_from). */
     bool (*codec_equal)(const vx_ivf *a, const vx_ivf *b);
     void (*destroy_codec)(vx_ivf *ivf);

@@ -33,29 +33,59 @@ static float inner_product(const float *x, const float *y, size_t d)
 
 static float norm_sqr(const float *x, size_t d) { return inner_product(x, x, d); }
 
-static void l2sqr_ny(float *out, const float *x, const float *y, size_t d, size_t ny)
+static void l2sqr_ny_strided(float *out, const float *x, const float *y, size_t d, size_t ldy,
+                             size_t ny)
 {
     for (size_t j = 0; j < ny; j++)
-        out[j] = l2sqr(x, y + j * d, d);
+        out[j] = l2sqr(x, y + j * ldy, d);
+}
+
+static void inner_product_ny_strided(float *out, const float *x, const float *y, size_t d,
+                                     size_t ldy, size_t ny)
+{
+    for (size_t j = 0; j < ny; j++)
+        out[j] = inner_product(x, y + j * ldy, d);
+}
+
+static void l2sqr_ny(float *out, const float *x, const float *y, size_t d, size_t ny)
+{
+    l2sqr_ny_strided(out, x, y, d, d, ny);
 }
 
 static void inner_product_ny(float *out, const float *x, const float *y, size_t d, size_t ny)
 {
-    for (size_t j = 0; j < ny; j++)
-        out[j] = inner_product(x, y + j * d, d);
+    inner_product_ny_strided(out, x, y, d, d, ny);
+}
+
+static void l2sqr_tile_strided(float *out, const float *x, size_t nq, const float *y, size_t d,
+                               size_t ldy, size_t ny)
+{
+    for (size_t i = 0; i < nq; i++)
+        l2sqr_ny_strided(out + i * ny, x + i * d, y, d, ldy, ny);
+}
+
+static void inner_product_tile_strided(float *out, const float *x, size_t nq, const float *y,
+                                       size_t d, size_t ldy, size_t ny)
+{
+    for (size_t i = 0; i < nq; i++)
+        inner_product_ny_strided(out + i * ny, x + i * d, y, d, ldy, ny);
 }
 
 static void l2sqr_tile(float *out, const float *x, size_t nq, const float *y, size_t d, size_t ny)
 {
-    for (size_t i = 0; i < nq; i++)
-        l2sqr_ny(out + i * ny, x + i * d, y, d, ny);
+    l2sqr_tile_strided(out, x, nq, y, d, d, ny);
 }
 
 static void inner_product_tile(float *out, const float *x, size_t nq, const float *y, size_t d,
                                size_t ny)
 {
-    for (size_t i = 0; i < nq; i++)
-        inner_product_ny(out + i * ny, x + i * d, y, d, ny);
+    inner_product_tile_strided(out, x, nq, y, d, d, ny);
+}
+
+static void l2sqr_gather(float *out, const float *x, const float *const *ys, size_t d, size_t ny)
+{
+    for (size_t j = 0; j < ny; j++)
+        out[j] = l2sqr(x, ys[j], d);
 }
 
 static size_t select_le(uint32_t *idx, const float *score, const float *offset, size_t n,
@@ -70,5 +100,6 @@ static size_t select_le(uint32_t *idx, const float *score, const float *offset, 
 
 const vx_kernel_table vx_kernels_scalar = {
     "scalar", l2sqr,      inner_product,      norm_sqr, l2sqr_ny, inner_product_ny,
-    l2sqr_tile, inner_product_tile, select_le,
+    l2sqr_tile, inner_product_tile, select_le, l2sqr_ny_strided, inner_product_ny_strided,
+    l2sqr_tile_strided, inner_product_tile_strided, l2sqr_gather,
 };

@@ -70,33 +70,34 @@ static float norm_sqr(const float *x, size_t d) { return inner_product(x, x, d);
     } while (0)
 #define STEP_IP(acc, q, yv) acc = V_FMA(q, yv, acc)
 
-/* One query against 8 vectors at a time, then one. */
+/* One query against 8 vectors at a time, then one; vector j at y + j*ldy. */
 #define DEFINE_NY(name, STEP)                                                                  \
-    static void name(float *out, const float *x, const float *y, size_t d, size_t ny)         \
+    static void name##_strided(float *out, const float *x, const float *y, size_t d,          \
+                               size_t ldy, size_t ny)                                          \
     {                                                                                          \
         V_TAIL_DECL(d);                                                                        \
         const size_t dfull = d - d % VW;                                                       \
         size_t j = 0;                                                                          \
         for (; j + 8 <= ny; j += 8) {                                                          \
-            const float *y0 = y + j * d;                                                       \
+            const float *y0 = y + j * ldy;                                                     \
             VEC acc[8];                                                                        \
             for (int v = 0; v < 8; v++)                                                        \
                 acc[v] = V_ZERO();                                                             \
             for (size_t i = 0; i < dfull; i += VW) {                                           \
                 VEC q = V_LOAD(x + i);                                                         \
                 for (int v = 0; v < 8; v++)                                                    \
-                    STEP(acc[v], q, V_LOAD(y0 + v * d + i));                                   \
+                    STEP(acc[v], q, V_LOAD(y0 + v * ldy + i));                                 \
             }                                                                                  \
             if (dfull < d) {                                                                   \
                 VEC q = V_LOAD_TAIL(x + dfull);                                                \
                 for (int v = 0; v < 8; v++)                                                    \
-                    STEP(acc[v], q, V_LOAD_TAIL(y0 + v * d + dfull));                          \
+                    STEP(acc[v], q, V_LOAD_TAIL(y0 + v * ldy + dfull));                        \
             }                                                                                  \
             for (int v = 0; v < 8; v++)                                                        \
                 out[j + v] = V_REDUCE(acc[v]);                                                 \
         }                                                                                      \
         for (; j < ny; j++) {                                                                  \
-            const float *yj = y + j * d;                                                       \
+            const float *yj = y + j * ldy;                                                     \
             VEC acc = V_ZERO();                                                                \
             for (size_t i = 0; i < dfull; i += VW)                                             \
                 STEP(acc, V_LOAD(x + i), V_LOAD(yj + i));                                      \
@@ -104,16 +105,49 @@ static float norm_sqr(const float *x, size_t d) { return inner_product(x, x, d);
                 STEP(acc, V_LOAD_TAIL(x + dfull), V_LOAD_TAIL(yj + dfull));                    \
             out[j] = V_REDUCE(acc);                                                            \
         }                                                                                      \
+    }                                                                                          \
+    static void name(float *out, const float *x, const float *y, size_t d, size_t ny)         \
+    {                                                                                          \
+        name##_strided(out, x, y, d, d, ny);                                                   \
     }
 
 DEFINE_NY(l2sqr_ny, STEP_L2)
 DEFINE_NY(inner_product_ny, STEP_IP)
 
+/* As l2sqr_ny over vectors scattered in memory (ys[j]): 8 at a time, so that
+ * eight vectors' cache misses overlap. Pairs sum as in l2sqr_ny. */
+static void l2sqr_gather(float *out, const float *x, const float *const *ys, size_t d, size_t ny)
+{
+    V_TAIL_DECL(d);
+    const size_t dfull = d - d % VW;
+    size_t j = 0;
+    for (; j + 8 <= ny; j += 8) {
+        VEC acc[8];
+        for (int v = 0; v < 8; v++)
+            acc[v] = V_ZERO();
+        for (size_t i = 0; i < dfull; i += VW) {
+            VEC q = V_LOAD(x + i);
+            for (int v = 0; v < 8; v++)
+                STEP_L2(acc[v], q, V_LOAD(ys[j + v] + i));
+        }
+        if (dfull < d) {
+            VEC q = V_LOAD_TAIL(x + dfull);
+            for (int v = 0; v < 8; v++)
+                STEP_L2(acc[v], q, V_LOAD_TAIL(ys[j + v] + dfull));
+        }
+        for (int v = 0; v < 8; v++)
+            out[j + v] = V_REDUCE(acc[v]);
+    }
+    for (; j < ny; j++)
+        l2sqr_ny(out + j, x, ys[j], d, 1);
+}
+
 /* Four queries against two vectors at a time: 6 loads feed 8 FMAs, and the four
- * query rows stay in L1 while the vectors stream past once. */
+ * query rows stay in L1 while the vectors stream past once. Queries are rows of
+ * d floats; vector j is at y + j*ldy. */
 #define DEFINE_TILE(name, ny_fn, STEP)                                                         \
-    static void name(float *out, const float *x, size_t nq, const float *y, size_t d,         \
-                     size_t ny)                                                                \
+    static void name##_strided(float *out, const float *x, size_t nq, const float *y,         \
+                               size_t d, size_t ldy, size_t ny)                                \
     {                                                                                          \
         V_TAIL_DECL(d);                                                                        \
         const size_t dfull = d - d % VW;                                                       \
@@ -122,7 +156,7 @@ DEFINE_NY(inner_product_ny, STEP_IP)
             const float *x0 = x + i * d;                                                       \
             size_t j = 0;                                                                      \
             for (; j + 2 <= ny; j += 2) {                                                      \
-                const float *y0 = y + j * d, *y1 = y0 + d;                                     \
+                const float *y0 = y + j * ldy, *y1 = y0 + ldy;                                 \
                 VEC acc[4][2];                                                                 \
                 for (int a = 0; a < 4; a++)                                                    \
                     acc[a][0] = acc[a][1] = V_ZERO();                                          \
@@ -149,10 +183,16 @@ DEFINE_NY(inner_product_ny, STEP_IP)
             }                                                                                  \
             for (; j < ny; j++)                                                                \
                 for (int a = 0; a < 4; a++)                                                    \
-                    ny_fn(out + (i + a) * ny + j, x0 + a * d, y + j * d, d, 1);                \
+                    ny_fn##_strided(out + (i + a) * ny + j, x0 + a * d, y + j * ldy, d, ldy,   \
+                                    1);                                                        \
         }                                                                                      \
         for (; i < nq; i++)                                                                    \
-            ny_fn(out + i * ny, x + i * d, y, d, ny);                                          \
+            ny_fn##_strided(out + i * ny, x + i * d, y, d, ldy, ny);                           \
+    }                                                                                          \
+    static void name(float *out, const float *x, size_t nq, const float *y, size_t d,         \
+                     size_t ny)                                                                \
+    {                                                                                          \
+        name##_strided(out, x, nq, y, d, d, ny);                                               \
     }
 
 DEFINE_TILE(l2sqr_tile, l2sqr_ny, STEP_L2)
@@ -181,5 +221,6 @@ static size_t select_le(uint32_t *idx, const float *score, const float *offset, 
 
 const vx_kernel_table VX_TABLE_NAME = {
     VX_ISA_NAME, l2sqr,      inner_product,      norm_sqr, l2sqr_ny, inner_product_ny,
-    l2sqr_tile,  inner_product_tile, select_le,
+    l2sqr_tile,  inner_product_tile, select_le, l2sqr_ny_strided, inner_product_ny_strided,
+    l2sqr_tile_strided, inner_product_tile_strided, l2sqr_gather,
 };

@@ -5,7 +5,8 @@
  * ISA flags.
  *
  * Layout conventions: a block of vectors is row-major and contiguous, vector j
- * at y + j*d. No alignment is required and any d >= 1 works.
+ * at y + j*d (the _strided kernels take a row stride). No alignment is
+ * required and any d >= 1 works.
  */
 #ifndef VX_KERNELS_H
 #define VX_KERNELS_H
@@ -31,6 +32,21 @@ typedef struct vx_kernel_table {
      * front of every top-k heap: most candidates fail it. */
     size_t (*select_le)(uint32_t *idx, const float *score, const float *offset, size_t n,
                         float threshold);
+    /* The _ny and _tile kernels over vectors that are rows of ldy >= d floats
+     * (vector j at y + j*ldy; its first d floats are used), for codes that
+     * carry more than the vector. Same scores, bit for bit. */
+    void (*l2sqr_ny_strided)(float *out, const float *x, const float *y, size_t d, size_t ldy,
+                             size_t ny);
+    void (*inner_product_ny_strided)(float *out, const float *x, const float *y, size_t d,
+                                     size_t ldy, size_t ny);
+    void (*l2sqr_tile_strided)(float *out, const float *x, size_t nq, const float *y, size_t d,
+                               size_t ldy, size_t ny);
+    void (*inner_product_tile_strided)(float *out, const float *x, size_t nq, const float *y,
+                                       size_t d, size_t ldy, size_t ny);
+    /* l2sqr_ny over vectors anywhere in memory: out[j] = |x - ys[j]|^2, the
+     * same bits as l2sqr_ny gives; several misses in flight at once. */
+    void (*l2sqr_gather)(float *out, const float *x, const float *const *ys, size_t d,
+                         size_t ny);
 } vx_kernel_table;
 
 /* Instruction-set levels. Other kernel families (PQ, SQ, Hamming, ...) keep their

@@ -221,6 +221,47 @@ static void dispatch_picks_best_level(void **state)
     assert_string_equal(used->name, best);
 }
 
+/* The strided kernels read rows ldy apart and give the contiguous kernels'
+ * bits; the gather kernel gives l2sqr_ny's bits for rows anywhere. */
+static void strided_and_gather_match_contiguous(void **state)
+{
+    (void)state;
+    enum { NY = 19, NQ = 6, EXTRA = 5 };
+    const char *levels[] = {"scalar", "avx2", "avx512"};
+    for (size_t l = 0; l < 3; l++) {
+        const vx_kernel_table *kt = vx_kernels_for(levels[l]);
+        if (!kt)
+            continue;
+        for (size_t d = 1; d <= 200; d += (d < 40 ? 1 : 13)) {
+            const size_t ldy = d + EXTRA;
+            float *y = signed_vectors(NY * d, 20 + d), *x = signed_vectors(NQ * d, 40 + d);
+            float *ys = signed_vectors(NY * ldy, 60 + d); /* padding: junk */
+            for (size_t j = 0; j < NY; j++)
+                memcpy(ys + j * ldy, y + j * d, d * sizeof(float));
+            float want[NQ * NY], got[NQ * NY];
+            for (int ip = 0; ip < 2; ip++) {
+                (ip ? kt->inner_product_ny : kt->l2sqr_ny)(want, x, y, d, NY);
+                (ip ? kt->inner_product_ny_strided : kt->l2sqr_ny_strided)(got, x, ys, d, ldy, NY);
+                assert_memory_equal(got, want, NY * sizeof(float));
+                (ip ? kt->inner_product_tile : kt->l2sqr_tile)(want, x, NQ, y, d, NY);
+                (ip ? kt->inner_product_tile_strided : kt->l2sqr_tile_strided)(got, x, NQ, ys, d,
+                                                                              ldy, NY);
+                assert_memory_equal(got, want, NQ * NY * sizeof(float));
+            }
+            const float *rows[NY];
+            for (size_t j = 0; j < NY; j++) /* reversed: any order, any place */
+                rows[j] = ys + (NY - 1 - j) * ldy;
+            kt->l2sqr_ny(want, x, y, d, NY);
+            kt->l2sqr_gather(got, x, rows, d, NY);
+            for (size_t j = 0; j < NY; j++)
+                assert_memory_equal(&got[j], &want[NY - 1 - j], sizeof(float));
+            free(x);
+            free(y);
+            free(ys);
+        }
+    }
+}
+
 static void norms_sqr_uses_norm_kernel(void **state)
 {
     (void)state;
@@ -287,6 +328,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scalar_matches_double_reference),
+        cmocka_unit_test(strided_and_gather_match_contiguous),
         cmocka_unit_test(scalar_self_consistent),
         cmocka_unit_test(simd_levels_match_scalar),
         cmocka_unit_test(unknown_level_is_null),
