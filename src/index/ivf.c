@@ -246,13 +246,22 @@ vindex_status vx_ivf_train(vindex *ix, size_t n, const float *x)
             return st;
     }
     if (ivf->fam->train_codec) {
-        int64_t *lists = vx_alloc(n, sizeof *lists);
-        if (!lists)
-            return VINDEX_ERR_NOMEM;
-        st = assign_lists(ivf, n, x, lists, "train");
+        const size_t max = ivf->fam->train_codec_max, m = max && n > max ? max : n;
+        float *sample = NULL;
+        if (m < n) {
+            if (!(sample = vx_alloc(m, (size_t)ix->d * sizeof(float))))
+                return VINDEX_ERR_NOMEM;
+            for (size_t i = 0; i < m; i++)
+                memcpy(sample + i * (size_t)ix->d, x + (i * n / m) * (size_t)ix->d,
+                       (size_t)ix->d * sizeof(float));
+        }
+        const float *xs = sample ? sample : x;
+        int64_t *lists = vx_alloc(m, sizeof *lists);
+        st = lists ? assign_lists(ivf, m, xs, lists, "train") : VINDEX_ERR_NOMEM;
         if (!st)
-            st = ivf->fam->train_codec(ivf, n, x, lists);
+            st = ivf->fam->train_codec(ivf, m, xs, lists);
         vx_free(lists);
+        vx_free(sample);
         if (st)
             return st;
     }

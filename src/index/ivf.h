@@ -55,6 +55,9 @@ typedef struct vx_ivf_family {
     /* Learns the codec after the coarse quantizer is trained. lists[i] is the
      * list of x_i. NULL: nothing to learn. */
     vindex_status (*train_codec)(vx_ivf *ivf, size_t n, const float *x, const int64_t *lists);
+    /* > 0: train_codec gets at most this many of the training vectors (evenly
+     * spaced), which saves assigning them all to lists. */
+    size_t train_codec_max;
     /* Encodes n vectors, vector i into list lists[i], into codes + i*code_size.
      * Runs on several threads over disjoint chunks; must not fail. */
     void (*encode)(const vx_ivf *ivf, size_t n, const float *x, const int64_t *lists,

@@ -182,7 +182,7 @@ static vindex_status ivf_flat_train_codec(vx_ivf *ivf, size_t n, const float *x,
     if (!c->p)
         return VINDEX_OK;
     const size_t d = (size_t)ivf->base.d, p = c->p;
-    const size_t m = n < SKETCH_TRAIN_POINTS ? n : SKETCH_TRAIN_POINTS;
+    const size_t m = n; /* at most SKETCH_TRAIN_POINTS (train_codec_max) */
     float *res = vx_alloc(m + 1, d * sizeof(float));
     float *proj = vx_calloc(p, d * sizeof(float));
     float *bias = vx_calloc(p, sizeof(float));
@@ -198,10 +198,9 @@ static vindex_status ivf_flat_train_codec(vx_ivf *ivf, size_t n, const float *x,
     } else {
         float *centroid = res + m * d;
         for (size_t i = 0; i < m && !st; i++) {
-            size_t src = i * n / m;
-            st = vx_index_reconstruct(ivf->quantizer, lists[src], centroid);
+            st = vx_index_reconstruct(ivf->quantizer, lists[i], centroid);
             for (size_t t = 0; t < d; t++)
-                res[i * d + t] = x[src * d + t] - centroid[t];
+                res[i * d + t] = x[i * d + t] - centroid[t];
         }
         if (!st)
             st = vindex_transform_pca_new(&pca, (int)d, (int)p, 0.0f, 0);
@@ -535,6 +534,7 @@ static const vx_index_ops ivf_flat_ops = VX_IVF_OPS("IndexIVFFlat");
 static const vx_ivf_family ivf_flat_family = {
     .ops = &ivf_flat_ops,
     .train_codec = ivf_flat_train_codec,
+    .train_codec_max = SKETCH_TRAIN_POINTS,
     .encode = ivf_flat_encode,
     .decode = ivf_flat_decode,
     .scanner_init = ivf_flat_scanner_init,
