@@ -448,8 +448,9 @@ static vindex_status build_coarse(vx_ivf *ivf)
     vx_free(c->centroid_sketches);
     c->centroids = c->centroid_sketches = NULL;
     const vindex *qz = ivf->quantizer;
+    /* only for an exact quantizer (a Flat one), whose answer this reproduces */
     if (!c->p || !c->trained || qz->metric != VINDEX_METRIC_L2 ||
-        (size_t)qz->ntotal != ivf->nlist)
+        (size_t)qz->ntotal != ivf->nlist || strcmp(qz->ops->type_name, "IndexFlat") != 0)
         return VINDEX_OK;
     const size_t d = (size_t)ivf->base.d, nlist = ivf->nlist, pc = c->coarse_dims;
     float *cent = vx_alloc(nlist, d * sizeof(float));
