@@ -334,6 +334,38 @@ def test_bench_on_files(tmp_path):
     assert open(tmp_path / "r.md").read().strip() in p.stdout
 
 
+def test_compare_with_peers(tmp_path):
+    """bench/compare runs the sweep through vindex bench, Faiss and hnswlib and
+    reports both recalls and the vindex / peer ratios."""
+    pytest.importorskip("faiss")
+    pytest.importorskip("hnswlib")
+    rng = np.random.default_rng(5)
+    centers = rng.normal(size=(20, 24)).astype("float32") * 4
+    base = centers[rng.integers(0, 20, 1200)] + rng.normal(size=(1200, 24)).astype("float32")
+    queries = centers[rng.integers(0, 20, 30)] + rng.normal(size=(30, 24)).astype("float32")
+    np.save(tmp_path / "b.npy", base)
+    np.save(tmp_path / "q.npy", queries)
+    args = [os.path.join(ROOT, "bench", "compare"), "--vindex", CLI,
+            "--base", tmp_path / "b.npy", "--queries", tmp_path / "q.npy", "--index", "Flat",
+            "--index", "IVF16,Flat", "--index", "HNSW8", "--nprobe", "2,16", "--ef", "32",
+            "--nsingle", 5, "--repeat", 1, "--train-size", 0, "--json", tmp_path / "c.json"]
+    p = subprocess.run(["/usr/bin/python3", *map(str, args)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = json.load(open(tmp_path / "c.json"))["rows"]
+    by = {(r["index"], r["params"]): r for r in rows}
+    assert set(by) == {("Flat", "-"), ("IVF16,Flat", "nprobe=2"), ("IVF16,Flat", "nprobe=16"),
+                       ("HNSW8", "efSearch=32")}
+    assert by[("Flat", "-")]["peer"]["peer"] == "faiss"
+    assert by[("HNSW8", "efSearch=32")]["peer"]["peer"] == "hnswlib"
+    for key in [("Flat", "-"), ("IVF16,Flat", "nprobe=16")]:  # exact on both sides
+        assert by[key]["vindex"]["recall@10"] == 1.0 and by[key]["peer"]["recall@10"] == 1.0
+    # the same training, the same lists: the same recall
+    low = by[("IVF16,Flat", "nprobe=2")]
+    assert low["vindex"]["recall@10"] == pytest.approx(low["peer"]["recall@10"], abs=0.02)
+    assert "| batch x |" in p.stdout
+
+
 def test_bench_plot(tmp_path):
     pytest.importorskip("matplotlib")
     run("synth", "-n", 600, "--nq", 20, "-d", 8, "--base", tmp_path / "b.fvecs",
