@@ -40,7 +40,7 @@ static const char USAGE[] =
     "                     --base B --queries Q [--gt GT])\n"
     "                    [--index SPEC]... [--nprobe LIST] [--ef LIST] [--nq N]\n"
     "                    [--nsingle N] [-k K] [--train-size N] [--metric l2|ip]\n"
-    "                    [--repeat R]\n"
+    "                    [--repeat R] [--k-factor F]\n"
     "                    [--csv FILE] [--json FILE] [--markdown FILE] [--plot FILE.png]\n"
     "  Builds each index and measures memory, build time, QPS for a batch and for\n"
     "  one query per call, ms per query, p50/p99 latency and recall@1/10/100\n"
@@ -53,7 +53,8 @@ static const char USAGE[] =
     "  power of two nearest sqrt(n); M: a divisor of d near d/16, d/4 below 256\n"
     "  dimensions), --nprobe\n"
     "  1,2,4,8,16,32,64, --ef 16,32,64,128,256, --nq 1000, --nsingle 200, -k 10,\n"
-    "  --train-size 20000 (0: all), --repeat 1 (batch QPS: the best of R runs).\n"
+    "  --train-size 20000 (0: all), --repeat 1 (batch QPS: the best of R runs),\n"
+    "  --k-factor 4 (indexes with refinement re-rank k * F candidates).\n"
     "  --dataset fashion-mnist reads Debian's\n"
     "  dataset-fashion-mnist (/usr/share/datasets/fashion-mnist): base = the\n"
     "  60,000 training images, queries = the first --nq test images.\n"
@@ -68,7 +69,7 @@ static const char USAGE[] =
 
 typedef struct {
     char index[128];
-    char params[32];
+    char params[48];
     double build_s, memory_mb, qps_batch, qps_single, ms_per_query, p50_ms, p99_ms;
     double recall[3]; /* @1, @10, @100; NAN when not measured */
 } row;
@@ -82,6 +83,7 @@ typedef struct {
     const float *xb, *xq;
     size_t nb, nq, nsingle, k, gt_k;
     int repeat; /* batch timings: the best of this many */
+    int k_factor; /* refinement: re-rank k * k_factor candidates */
     int d;
     vindex_metric metric;
     const int32_t *gt; /* nq x gt_k */
@@ -201,6 +203,9 @@ static int bench_index(bench *b, const char *spec)
         nsweep = b->n_ef;
         pname = "efSearch";
     }
+    /* refinement re-ranks k * k_factor candidates (Faiss's default k_factor 1
+     * re-ranks only the k the base proposes) */
+    const int refine = vindex_get_param(ix, "k_factor", &v) == VINDEX_OK;
     double nlist = 0;
     if (pname && !strcmp(pname, "nprobe"))
         vindex_get_param(ix, "nlist", &nlist);
@@ -238,6 +243,12 @@ static int bench_index(bench *b, const char *spec)
             snprintf(r->params, sizeof r->params, "%s=%d", pname, val);
         } else {
             snprintf(r->params, sizeof r->params, "-");
+        }
+        if (refine) {
+            sp.k_factor = (float)b->k_factor;
+            size_t used = pname ? strlen(r->params) : 0;
+            snprintf(r->params + used, sizeof r->params - used, "%sk_factor=%d",
+                     pname ? "," : "", b->k_factor);
         }
         r->build_s = train_s + add_s;
         r->memory_mb = (double)vindex_memory_bytes(ix) / (1024.0 * 1024.0);
@@ -520,7 +531,7 @@ int cmd_bench(int argc, char **argv)
     int nspecs = 0;
     int nprobe[MAX_SWEEP] = {1, 2, 4, 8, 16, 32, 64}, n_nprobe = 7;
     int ef[MAX_SWEEP] = {16, 32, 64, 128, 256}, n_ef = 5;
-    long nq = 1000, nsingle = 200, k = 10, train_size = 20000, repeat = 1;
+    long nq = 1000, nsingle = 200, k = 10, train_size = 20000, repeat = 1, k_factor = 4;
     vindex_metric metric = VINDEX_METRIC_L2;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -550,6 +561,7 @@ int cmd_bench(int argc, char **argv)
         OPT("--train-size", cli_parse_long("--train-size", v, 0, 1L << 40, &train_size))
         OPT("--metric", cli_parse_metric(v, &metric))
         OPT("--repeat", cli_parse_long("--repeat", v, 1, 1000, &repeat))
+        OPT("--k-factor", cli_parse_long("--k-factor", v, 1, 1000, &k_factor))
         OPT("--nprobe", cli_parse_int_list("--nprobe", v, nprobe, MAX_SWEEP, &n_nprobe))
         OPT("--ef", cli_parse_int_list("--ef", v, ef, MAX_SWEEP, &n_ef))
         if ((r = cli_opt(argc, argv, &i, "--index", &v)) != 0) {
@@ -623,6 +635,7 @@ int cmd_bench(int argc, char **argv)
     b.metric = metric;
     b.train_size = (size_t)train_size;
     b.repeat = (int)repeat;
+    b.k_factor = (int)k_factor;
     b.nprobe = nprobe;
     b.n_nprobe = n_nprobe;
     b.ef = ef;
