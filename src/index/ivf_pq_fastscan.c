@@ -24,6 +24,7 @@ typedef struct fs_scanner {
     void *inner;   /* IVFPQ's float-table scanner */
     uint8_t *lut;  /* code_size x 32 */
     uint32_t *sums; /* VX_IVF_SCAN_BLOCK */
+    float *mins;    /* M: LUT scratch */
     const vx_fs_kernel_table *kt;
     size_t code_size;
     int M;
@@ -42,6 +43,8 @@ static void fs_scanner_init(const vx_ivf *ivf, void *scanner)
     s->lut = (uint8_t *)at;
     at += (pq->code_size * 32 + 63) / 64 * 64;
     s->sums = (uint32_t *)(void *)at;
+    at += VX_IVF_SCAN_BLOCK * sizeof(uint32_t);
+    s->mins = (float *)(void *)at;
     s->kt = vx_fs_kernels();
     s->code_size = pq->code_size;
     s->M = pq->M;
@@ -51,7 +54,8 @@ static void fs_scanner_init(const vx_ivf *ivf, void *scanner)
 static size_t fs_scanner_bytes(const vx_pq *pq)
 {
     return header_bytes() + (vx_ivfpq_scanner_bytes(pq) + 63) / 64 * 64 +
-           (pq->code_size * 32 + 63) / 64 * 64 + VX_IVF_SCAN_BLOCK * sizeof(uint32_t);
+           (pq->code_size * 32 + 63) / 64 * 64 + VX_IVF_SCAN_BLOCK * sizeof(uint32_t) +
+           (size_t)pq->M * sizeof(float);
 }
 
 static void fs_set_query(void *scanner, const float *query)
@@ -65,7 +69,7 @@ static void fs_set_list(void *scanner, int64_t list, float coarse_score)
     vx_ivfpq_set_list(s->inner, list, coarse_score);
     float bias, lut_bias;
     const float *second, *first = vx_ivfpq_list_terms(s->inner, &second, &bias);
-    s->scale = s->kt->quantize_lut(first, second, (size_t)s->M, s->lut, &lut_bias);
+    s->scale = s->kt->quantize_lut(first, second, (size_t)s->M, s->lut, &lut_bias, s->mins);
     s->bias = bias + lut_bias;
 }
 

@@ -107,6 +107,7 @@ typedef struct search_job {
     uint8_t *luts;            /* nq x code_size x 32 */
     float *bias, *scale;      /* nq */
     float *table_scratch;     /* per worker */
+    float *mins;              /* per worker: M */
     uint32_t *sums;           /* per worker: CHUNK_BLOCKS x 32 */
     float *scores;            /* per worker: CHUNK_BLOCKS x 32 */
     uint32_t *hits;           /* per worker: CHUNK_BLOCKS x 32 */
@@ -127,7 +128,8 @@ static void table_task(void *ctx, size_t i, int worker)
     float *t = j->tables + i * tf;
     vx_pq_tables(pq, 1, j->q + i * (size_t)pq->d, j->p->base.metric, true, t,
                  j->table_scratch + (size_t)worker * VX_PQ_TABLE_QB * (pq->dsub + 256));
-    j->scale[i] = vx_fs_quantize_lut(t, pq->M, j->luts + i * lut_bytes(pq), &j->bias[i]);
+    j->scale[i] = vx_fs_quantize_lut(t, pq->M, j->luts + i * lut_bytes(pq), &j->bias[i],
+                                     j->mins + (size_t)worker * (size_t)pq->M);
 }
 
 static void scan_task(void *ctx, size_t task, int worker)
@@ -199,6 +201,7 @@ static void search_job_free(search_job *j)
     vx_free(j->bias);
     vx_free(j->scale);
     vx_free(j->table_scratch);
+    vx_free(j->mins);
     vx_free(j->sums);
     vx_free(j->scores);
     vx_free(j->hits);
@@ -242,13 +245,14 @@ static vindex_status pqfs_search(const vindex *ix, size_t nq, const float *q, si
     j.bias = vx_alloc(qb, sizeof(float));
     j.scale = vx_alloc(qb, sizeof(float));
     j.table_scratch = vx_alloc(nt * VX_PQ_TABLE_QB, (pq->dsub + 256) * sizeof(float));
+    j.mins = vx_alloc(nt, (size_t)pq->M * sizeof(float));
     j.sums = vx_alloc(nt * per, sizeof(uint32_t));
     j.scores = vx_alloc(nt * per, sizeof(float));
     j.hits = vx_alloc(nt * per, sizeof(uint32_t));
     j.code = vx_alloc(nt, pq->code_size);
     j.cand_dis = vx_alloc(qb * nseg, j.k2 * sizeof(float));
     j.cand_ids = vx_alloc(qb * nseg, j.k2 * sizeof(vindex_id));
-    if (!j.tables || !j.luts || !j.bias || !j.scale || !j.table_scratch || !j.sums ||
+    if (!j.tables || !j.luts || !j.bias || !j.scale || !j.table_scratch || !j.mins || !j.sums ||
         !j.scores || !j.hits || !j.code || !j.cand_dis || !j.cand_ids) {
         st = VINDEX_ERR_NOMEM;
         goto done;

@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-float vx_fs_quantize_lut(const float *table, int M, uint8_t *lut, float *bias)
+float vx_fs_quantize_lut(const float *table, int M, uint8_t *lut, float *bias, float *mins)
 {
-    return vx_fs_kernels()->quantize_lut(table, NULL, (size_t)M, lut, bias);
+    return vx_fs_kernels()->quantize_lut(table, NULL, (size_t)M, lut, bias, mins);
 }
 
 void vx_fs_scores(const vx_fs_kernel_table *kt, const uint8_t *lut, size_t code_size, float bias,

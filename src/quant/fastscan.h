@@ -46,8 +46,8 @@ static inline void vx_fs_get(const uint8_t *blocks, size_t code_size, size_t i, 
 
 /* Quantizes a float table of M x 16 heap scores into lut (code_size * 32
  * bytes: a zero row pads an odd M). Returns the scale; *bias gets the sum of
- * the per-sub-quantizer minima. */
-float vx_fs_quantize_lut(const float *table, int M, uint8_t *lut, float *bias);
+ * the per-sub-quantizer minima; mins: M floats of scratch. */
+float vx_fs_quantize_lut(const float *table, int M, uint8_t *lut, float *bias, float *mins);
 
 /* Approximate scores of the first n codes of packed storage (whole blocks are
  * read): out[j] = bias + sums[j] / scale. sums: vx_fs_round(n) entries. */

@@ -310,6 +310,22 @@ void vx_pq_tables(const vx_pq *pq, size_t nq, const float *x, vindex_metric metr
     const vx_kernel_table *kt = vx_kernels();
     const bool l2 = metric == VINDEX_METRIC_L2;
     float *xs = scratch, *tile = scratch + VX_PQ_TABLE_QB * dsub;
+    if (dsub <= SHORT_DSUB) { /* inline, as in encoding: a kernel call per row costs more */
+        for (size_t i = 0; i < nq; i++)
+            for (size_t m = 0; m < M; m++) {
+                const float *xm = x + i * d + m * dsub, *cm = pq->centroids + m * ksub * dsub;
+                float *dst = tables + i * M * ksub + m * ksub;
+                for (size_t c = 0; c < ksub; c++) {
+                    float s = 0;
+                    for (size_t t = 0; t < dsub; t++) {
+                        float v = l2 ? xm[t] - cm[c * dsub + t] : xm[t] * cm[c * dsub + t];
+                        s += l2 ? v * v : v;
+                    }
+                    dst[c] = !l2 && as_scores ? -s : s;
+                }
+            }
+        return;
+    }
     for (size_t q0 = 0; q0 < nq; q0 += VX_PQ_TABLE_QB) {
         size_t qb = nq - q0 < VX_PQ_TABLE_QB ? nq - q0 : VX_PQ_TABLE_QB;
         for (size_t m = 0; m < M; m++) {

@@ -75,7 +75,7 @@ static inline float hmax(__m256 x)
 /* A row of 16 floats in two registers; the scalar kernel's operations, each
  * rounded alike (separate multiply and add: no FMA). */
 static float quantize_lut_avx2(const float *a, const float *b, size_t M, uint8_t *lut,
-                               float *bias)
+                               float *bias, float *mins)
 {
     float span = 0, sum_min = 0;
     for (size_t m = 0; m < M; m++) {
@@ -87,6 +87,7 @@ static float quantize_lut_avx2(const float *a, const float *b, size_t M, uint8_t
         float lo = hmin(_mm256_min_ps(t0, t1)), hi = hmax(_mm256_max_ps(t0, t1));
         span = hi - lo > span ? hi - lo : span;
         sum_min += lo;
+        mins[m] = lo;
     }
     const float scale = span > 0 ? 255.0f / span : 1.0f;
     const __m256 vs = _mm256_set1_ps(scale), half = _mm256_set1_ps(0.5f);
@@ -97,7 +98,7 @@ static float quantize_lut_avx2(const float *a, const float *b, size_t M, uint8_t
             t0 = _mm256_add_ps(t0, _mm256_loadu_ps(b + m * 16));
             t1 = _mm256_add_ps(t1, _mm256_loadu_ps(b + m * 16 + 8));
         }
-        __m256 lo = _mm256_set1_ps(hmin(_mm256_min_ps(t0, t1)));
+        __m256 lo = _mm256_set1_ps(mins[m]);
         __m256i q0 = _mm256_min_epi32(
             _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(t0, lo), vs), half)),
             top);

@@ -75,29 +75,68 @@ static void accumulate_avx512(uint32_t *out, const uint8_t *lut, size_t npairs,
         two_blocks(out + b * VX_FS_BLOCK, lut, npairs, blocks + b * bb, blocks + b * bb, 0);
 }
 
-/* One row of 16 floats is one register; the same operations as the scalar
- * kernel, each rounded alike (separate multiply and add: no FMA). */
-static float quantize_lut_avx512(const float *a, const float *b, size_t M, uint8_t *lut,
-                                 float *bias)
+/* The minima (or maxima) of 16 rows of 16 floats at once: four levels of
+ * lane shuffles halve the candidates per row, ending with row 4j + k at
+ * element 4k + j, which one permute puts in row order. A quarter of the
+ * shuffles of reducing each row on its own. */
+#define TREE16(OP, r, out)                                                                   \
+    do {                                                                                      \
+        __m512 p_[8], q_[4], s_[2];                                                           \
+        for (int i_ = 0; i_ < 8; i_++)                                                        \
+            p_[i_] = OP(_mm512_shuffle_f32x4(r[2 * i_], r[2 * i_ + 1], 0x44),                 \
+                        _mm512_shuffle_f32x4(r[2 * i_], r[2 * i_ + 1], 0xEE));                \
+        for (int i_ = 0; i_ < 4; i_++)                                                        \
+            q_[i_] = OP(_mm512_shuffle_f32x4(p_[2 * i_], p_[2 * i_ + 1], 0x88),               \
+                        _mm512_shuffle_f32x4(p_[2 * i_], p_[2 * i_ + 1], 0xDD));              \
+        for (int i_ = 0; i_ < 2; i_++)                                                        \
+            s_[i_] = OP(_mm512_shuffle_ps(q_[2 * i_], q_[2 * i_ + 1], 0x44),                  \
+                        _mm512_shuffle_ps(q_[2 * i_], q_[2 * i_ + 1], 0xEE));                 \
+        out = _mm512_permutexvar_epi32(                                                       \
+            row_order, _mm512_castps_si512(OP(_mm512_shuffle_ps(s_[0], s_[1], 0x88),          \
+                                              _mm512_shuffle_ps(s_[0], s_[1], 0xDD))));       \
+    } while (0)
+
+static inline __m512 row(const float *a, const float *b, size_t m)
 {
-    float span = 0, sum_min = 0;
-    for (size_t m = 0; m < M; m++) {
-        __m512 t = _mm512_loadu_ps(a + m * 16);
-        if (b)
-            t = _mm512_add_ps(t, _mm512_loadu_ps(b + m * 16));
+    __m512 t = _mm512_loadu_ps(a + m * 16);
+    return b ? _mm512_add_ps(t, _mm512_loadu_ps(b + m * 16)) : t;
+}
+
+/* The scalar kernel's operations, each rounded alike (separate multiply and
+ * add: no FMA); minima and maxima of 16 rows at a time (TREE16). */
+static float quantize_lut_avx512(const float *a, const float *b, size_t M, uint8_t *lut,
+                                 float *bias, float *mins)
+{
+    const __m512i row_order =
+        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512 vspan = _mm512_setzero_ps();
+    size_t m = 0;
+    for (; m + 16 <= M; m += 16) {
+        __m512 r[16];
+        __m512i lo, hi;
+        for (int i = 0; i < 16; i++)
+            r[i] = row(a, b, m + (size_t)i);
+        TREE16(_mm512_min_ps, r, lo);
+        TREE16(_mm512_max_ps, r, hi);
+        __m512 vlo = _mm512_castsi512_ps(lo);
+        vspan = _mm512_max_ps(vspan, _mm512_sub_ps(_mm512_castsi512_ps(hi), vlo));
+        _mm512_storeu_ps(mins + m, vlo);
+    }
+    float span = _mm512_reduce_max_ps(vspan), sum_min = 0;
+    for (; m < M; m++) {
+        __m512 t = row(a, b, m);
         float lo = _mm512_reduce_min_ps(t), hi = _mm512_reduce_max_ps(t);
         span = hi - lo > span ? hi - lo : span;
-        sum_min += lo;
+        mins[m] = lo;
     }
+    for (m = 0; m < M; m++) /* in row order, as the scalar kernel */
+        sum_min += mins[m];
     const float scale = span > 0 ? 255.0f / span : 1.0f;
     const __m512 vs = _mm512_set1_ps(scale), half = _mm512_set1_ps(0.5f);
     const __m512i top = _mm512_set1_epi32(255);
-    for (size_t m = 0; m < M; m++) {
-        __m512 t = _mm512_loadu_ps(a + m * 16);
-        if (b)
-            t = _mm512_add_ps(t, _mm512_loadu_ps(b + m * 16));
-        __m512 lo = _mm512_set1_ps(_mm512_reduce_min_ps(t));
-        __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(t, lo), vs), half);
+    for (m = 0; m < M; m++) {
+        __m512 lo = _mm512_set1_ps(mins[m]);
+        __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(row(a, b, m), lo), vs), half);
         __m512i q = _mm512_min_epi32(_mm512_cvttps_epi32(v), top);
         _mm_storeu_si128((__m128i *)(void *)(lut + m * 16), _mm512_cvtepi32_epi8(q));
     }

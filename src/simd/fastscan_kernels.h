@@ -36,8 +36,10 @@ typedef struct vx_fs_kernel_table {
      * entry multiplied by scale = 255 / (the largest max_m - lo_m; 1 when all
      * are 0) and rounded (truncating v + 0.5), lut gets ceil(M / 2) * 32
      * bytes (a zero row pads an odd M), *bias the sum of the lo_m in order.
-     * Returns scale. The same bits on every level. */
-    float (*quantize_lut)(const float *a, const float *b, size_t M, uint8_t *lut, float *bias);
+     * Returns scale. The same bits on every level. mins: M floats of scratch
+     * (it gets the lo_m). */
+    float (*quantize_lut)(const float *a, const float *b, size_t M, uint8_t *lut, float *bias,
+                          float *mins);
 } vx_fs_kernel_table;
 
 /* The table for the level in use (vx_simd_level, VINDEX_SIMD). */

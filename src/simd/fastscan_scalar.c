@@ -24,7 +24,7 @@ static void accumulate_scalar(uint32_t *out, const uint8_t *lut, size_t npairs,
 /* Rows of 16 so that the compiler can vectorize them; entries are
  * non-negative, so truncating v + 0.5 rounds (no libm call). */
 static float quantize_lut_scalar(const float *a, const float *b, size_t M, uint8_t *lut,
-                                 float *bias)
+                                 float *bias, float *mins)
 {
     float span = 0, sum_min = 0, t[16];
     for (size_t m = 0; m < M; m++) {
@@ -37,14 +37,13 @@ static float quantize_lut_scalar(const float *a, const float *b, size_t M, uint8
         }
         span = hi - lo > span ? hi - lo : span;
         sum_min += lo;
+        mins[m] = lo;
     }
     const float scale = span > 0 ? 255.0f / span : 1.0f;
     for (size_t m = 0; m < M; m++) {
         for (int c = 0; c < 16; c++)
             t[c] = b ? a[m * 16 + c] + b[m * 16 + c] : a[m * 16 + c];
-        float lo = t[0];
-        for (int c = 1; c < 16; c++)
-            lo = t[c] < lo ? t[c] : lo;
+        float lo = mins[m];
         for (int c = 0; c < 16; c++) {
             int32_t v = (int32_t)((t[c] - lo) * scale + 0.5f);
             lut[m * 16 + c] = (uint8_t)(v > 255 ? 255 : v);

@@ -81,7 +81,7 @@ static void kernels_equal_reference_at_every_level(void **state)
 static void quantize_lut_equal_at_every_level(void **state)
 {
     (void)state;
-    const size_t Ms[] = {1, 2, 15, 16, 392};
+    const size_t Ms[] = {1, 2, 15, 16, 17, 48, 392};
     uint64_t rng = 9;
     for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++) {
         size_t M = Ms[a], lb = (M + 1) / 2 * 32;
@@ -91,13 +91,15 @@ static void quantize_lut_equal_at_every_level(void **state)
             u[i] = 7.0f * tu_uniform(&rng);
         }
         uint8_t *want = malloc(lb), *got = malloc(lb);
+        float *mins = malloc(M * sizeof *mins);
         for (int two = 0; two < 2; two++) {
-            float wb, ws = vx_fs_kernels_scalar.quantize_lut(t, two ? u : NULL, M, want, &wb);
+            float wb, ws = vx_fs_kernels_scalar.quantize_lut(t, two ? u : NULL, M, want, &wb,
+                                                             mins);
             for (int level = VX_LEVEL_AVX2; level <= VX_LEVEL_AVX512; level++) {
                 const vx_fs_kernel_table *kt = vx_fs_kernels_at(level);
                 if (!kt)
                     continue;
-                float gb, gs = kt->quantize_lut(t, two ? u : NULL, M, got, &gb);
+                float gb, gs = kt->quantize_lut(t, two ? u : NULL, M, got, &gb, mins);
                 assert_true(gs == ws && gb == wb);
                 assert_memory_equal(got, want, lb);
             }
@@ -106,6 +108,7 @@ static void quantize_lut_equal_at_every_level(void **state)
         free(u);
         free(want);
         free(got);
+        free(mins);
     }
 }
 
@@ -145,7 +148,7 @@ static void lut_quantization_error_bounded(void **state)
     uint64_t rng = 3;
     for (int i = 0; i < M * 16; i++)
         table[i] = 10.0f * tu_uniform(&rng) - 2.0f;
-    float bias, scale = vx_fs_quantize_lut(table, M, lut, &bias);
+    float mins[M], bias, scale = vx_fs_quantize_lut(table, M, lut, &bias, mins);
     for (int m = 0; m < 16; m++) /* the padding row of an odd M is zero */
         assert_int_equal(lut[M * 16 + m], 0);
     for (int t = 0; t < 200; t++) {
