@@ -12,9 +12,9 @@
  *    (untimed) batch with k = 100 when the ground truth has 100 columns.
  * Ground truth: --gt, or exact search (vindex_knn) over the base.
  *
- * Indexes the factory refuses as VINDEX_ERR_UNSUPPORTED (4-bit fast-scan, for
- * now) are skipped with a note, and measured as soon as vindex_factory builds
- * them; so is one whose training the library refuses
+ * Indexes the factory refuses as VINDEX_ERR_UNSUPPORTED are skipped with a
+ * note, and measured as soon as vindex_factory builds them; so is one whose
+ * training the library refuses
  * for the data (too few vectors for the centroids, say).
  */
 #include <errno.h>
