@@ -105,6 +105,31 @@ static vindex_status build_precomputed(vx_ivf *ivf)
     return VINDEX_OK;
 }
 
+/* Installs trained codebooks in the codec of a new index whose quantizer
+ * holds its nlist centroids (a file being read), as training would leave it:
+ * the coarse centroids copied, the precomputed tables built. */
+vindex_status vx_ivfpq_restore(vx_ivf *ivf, const float *codebooks)
+{
+    ivfpq_codec *c = codec_of(ivf);
+    const size_t d = (size_t)ivf->base.d;
+    float *cent = vx_alloc(ivf->nlist, d * sizeof(float));
+    vindex_status st = cent ? VINDEX_OK : VINDEX_ERR_NOMEM;
+    for (size_t l = 0; l < ivf->nlist && !st; l++)
+        st = vx_index_reconstruct(ivf->quantizer, (vindex_id)l, cent + l * d);
+    if (!st)
+        st = vx_pq_set_centroids(&c->pq, codebooks);
+    if (st) {
+        vx_free(cent);
+        return st;
+    }
+    vx_free(c->centroids);
+    c->centroids = cent;
+    if ((st = build_precomputed(ivf)))
+        return st;
+    ivf->base.is_trained = true;
+    return VINDEX_OK;
+}
+
 /* ---- train, encode, decode ---------------------------------------------- */
 
 vindex_status vx_ivfpq_train_codec(vx_ivf *ivf, size_t n, const float *x,

@@ -17,6 +17,7 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../io/registry.h"
 #include "../quant/fastscan.h"
 #include "ivf_pq.h"
 
@@ -89,12 +90,56 @@ static void fs_put_code(uint8_t *list_codes, size_t code_size, size_t slot, cons
     vx_fs_put(list_codes, code_size, slot, code);
 }
 
+/* ---- persistence: the IVF core's sections with the codec's (FSPQ, FSCB) --- */
+
+static vindex_status fs_write_codec(const vx_ivf *ivf, vx_writer *w)
+{
+    const ivfpq_codec *c = ivf->codec;
+    vx_fs_write_codec(w, &c->pq, (uint32_t)c->use_precomputed);
+    return vx_writer_status(w);
+}
+
+static vindex_status fs_make(vx_reader *r, const vx_io_index_header *h, vindex *quantizer,
+                             size_t nlist, vindex **out)
+{
+    const char *what = "IndexIVFPQFastScan";
+    vx_pq pq;
+    uint32_t use_pre;
+    float *cb;
+    vindex_status st = vx_fs_read_codec(r, h->d, h->is_trained, &pq, &use_pre, &cb, what);
+    if (!st && h->is_trained &&
+        (!quantizer->is_trained || (size_t)quantizer->ntotal != nlist))
+        st = vx_io_corrupt("%s: a trained index whose quantizer holds %lld centroids for nlist "
+                           "%zu", what, (long long)quantizer->ntotal, nlist);
+    if (!st)
+        st = vindex_ivfpq_fastscan_new(out, quantizer, h->d, nlist, pq.M, 4, h->metric);
+    if (!st) {
+        vx_ivf *ivf = (vx_ivf *)*out;
+        ivfpq_codec *c = ivf->codec;
+        c->use_precomputed = (int)use_pre;
+        c->pq.cp = pq.cp;
+        if (cb && (st = vx_ivfpq_restore(ivf, cb))) {
+            ivf->quantizer = NULL; /* the caller still owns it on failure */
+            vindex_free(*out);
+            *out = NULL;
+        }
+    }
+    vx_pq_destroy(&pq);
+    vx_free(cb);
+    return st;
+}
+
+vindex_status vx_ivfpqfs_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    return vx_ivf_read(r, h, fs_make, out);
+}
+
 static const vx_index_ops ivfpqfs_ops = {
     .type_name = "IndexIVFPQFastScan", .train = vx_ivf_train, .add = vx_ivf_add,
     .supports_ids = true, .search = vx_ivf_search,
     .reconstruct = vx_ivf_reconstruct, .remove_ids = vx_ivf_remove_ids,
     .reset = vx_ivf_reset, .destroy = vx_ivf_destroy, .memory_bytes = vx_ivf_memory,
-    .set_param = vx_ivfpq_set_param, .get_param = vx_ivfpq_get_param,
+    .set_param = vx_ivfpq_set_param, .get_param = vx_ivfpq_get_param, .write = vx_ivf_write,
 };
 
 static const vx_ivf_family ivfpqfs_family = {
@@ -116,6 +161,8 @@ static const vx_ivf_family ivfpqfs_family = {
     .block = VX_FS_BLOCK,
     .get_code = fs_get_code,
     .put_code = fs_put_code,
+    .io_tag = VX_FAMILY_IVFPQ_FASTSCAN,
+    .write_codec = fs_write_codec,
 };
 
 VINDEX_API vindex_status vindex_ivfpq_fastscan_new(vindex **out, vindex *quantizer, int d,

@@ -28,6 +28,7 @@
 #include "../core/selector.h"
 #include "../core/threads.h"
 #include "../core/topk.h"
+#include "../io/registry.h"
 #include "../quant/fastscan.h"
 #include "../quant/pq.h"
 #include "../simd/kernels.h"
@@ -366,6 +367,84 @@ static vindex_status pqfs_get_param(const vindex *ix, const char *name, double *
     return vx_pq_get_cp_param(&p->pq, name, value);
 }
 
+/* ---- persistence (docs/FORMAT.md) ------------------------------------------ */
+
+#define TAG_FS_CODES VX_TAG('F', 'S', 'C', 'O')
+
+static vindex_status pqfs_write(const vindex *ix, vx_writer *w)
+{
+    const pqfs_index *p = (const pqfs_index *)ix;
+    vx_io_write_index_header(w, ix, VX_FAMILY_PQ_FASTSCAN);
+    vx_fs_write_codec(w, &p->pq, (uint32_t)p->rescore);
+    /* whole blocks, unused slots zero: the layout searches read */
+    vx_writer_array(w, TAG_FS_CODES, p->blocks, vx_fs_round((size_t)ix->ntotal),
+                    p->pq.code_size);
+    return vx_writer_status(w);
+}
+
+static const vx_index_ops pqfs_ops;
+
+vindex_status vx_pqfs_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    const char *what = "IndexPQFastScan";
+    vx_pq pq;
+    uint32_t rescore;
+    float *cb = NULL;
+    uint8_t *blocks = NULL;
+    pqfs_index *p = NULL;
+    vindex_status st = vx_fs_read_codec(r, h->d, h->is_trained, &pq, &rescore, &cb, what);
+    if (st)
+        goto fail;
+    if (h->ntotal > 0 && !h->is_trained) {
+        st = vx_io_corrupt("%s: %lld vectors in an untrained index", what, (long long)h->ntotal);
+        goto fail;
+    }
+    const size_t slots = vx_fs_round((size_t)h->ntotal);
+    if ((st = vx_reader_array(r, TAG_FS_CODES, slots, pq.code_size, (void **)&blocks, NULL)))
+        goto fail;
+    if (!(p = vx_calloc(1, sizeof *p))) {
+        st = VINDEX_ERR_NOMEM;
+        goto fail;
+    }
+    if (cb && (st = vx_pq_set_centroids(&pq, cb)))
+        goto fail;
+    vx_index_init(&p->base, &pqfs_ops, h->d, h->metric, h->is_trained);
+    p->pq = pq;
+    p->rescore = (int)rescore;
+    p->blocks = blocks;
+    p->cap = slots;
+    p->base.ntotal = h->ntotal;
+    /* slots past ntotal must be zero (searches read them; files are canonical) */
+    uint8_t *zero = vx_calloc(1, pq.code_size), *code = vx_alloc(1, pq.code_size);
+    if (!zero || !code) {
+        vx_free(zero);
+        vx_free(code);
+        vx_free(cb);
+        vindex_free(&p->base);
+        return VINDEX_ERR_NOMEM;
+    }
+    for (size_t i = (size_t)h->ntotal; i < slots && !st; i++) {
+        vx_fs_get(blocks, pq.code_size, i, code);
+        if (memcmp(code, zero, pq.code_size))
+            st = vx_io_corrupt("%s: unused code slot %zu is not zero", what, i);
+    }
+    vx_free(zero);
+    vx_free(code);
+    vx_free(cb);
+    if (st) {
+        vindex_free(&p->base);
+        return st;
+    }
+    *out = &p->base;
+    return VINDEX_OK;
+fail:
+    vx_pq_destroy(&pq);
+    vx_free(cb);
+    vx_free(blocks);
+    vx_free(p);
+    return st;
+}
+
 static const vx_index_ops pqfs_ops = {
     .type_name = "IndexPQFastScan",
     .train = pqfs_train,
@@ -379,6 +458,7 @@ static const vx_index_ops pqfs_ops = {
     .memory_bytes = pqfs_memory,
     .set_param = pqfs_set_param,
     .get_param = pqfs_get_param,
+    .write = pqfs_write,
 };
 
 vx_pq *vx_pqfs_index_codec(vindex *ix)

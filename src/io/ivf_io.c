@@ -61,7 +61,7 @@ vindex_status vx_ivf_write(const vindex *ix, vx_writer *w)
     vx_writer_end(w);
     vx_writer_begin(w, TAG_IVF_CODES);
     for (size_t l = 0; l < ivf->nlist; l++)
-        vx_writer_ref(w, ivf->lists[l].codes, ivf->lists[l].n * ivf->code_size);
+        vx_writer_ref(w, ivf->lists[l].codes, vx_ivf_codes_bytes(ivf, ivf->lists[l].n));
     vx_writer_end(w);
     vx_writer_begin(w, TAG_IVF_IDS);
     for (size_t l = 0; l < ivf->nlist; l++)
@@ -140,8 +140,15 @@ static vindex_status read_lists(vx_reader *r, vx_ivf *ivf, int64_t ntotal)
         return vx_io_corrupt("%s: the lists hold %llu entries, the index %lld",
                              ivf->base.ops->type_name, (unsigned long long)total,
                              (long long)ntotal);
+    /* a blocked family's lists are whole blocks (ivf.h) */
+    uint64_t code_bytes = 0;
+    for (size_t l = 0; l < nlist; l++) {
+        uint64_t n;
+        memcpy(&n, sizes + l * sizeof n, sizeof n);
+        code_bytes += vx_ivf_codes_bytes(ivf, (size_t)n) / cs; /* in codes; no overflow: */
+    } /* n < 2^32 and at most 2^31 lists, each rounded up by less than a block */
     /* the sections' exact sizes bound every allocation below */
-    if ((st = vx_reader_view(r, TAG_IVF_CODES, (size_t)total, cs, &codes_p)) ||
+    if ((st = vx_reader_view(r, TAG_IVF_CODES, (size_t)code_bytes, cs, &codes_p)) ||
         (st = vx_reader_view(r, TAG_IVF_IDS, (size_t)total, sizeof(vindex_id), &ids_p)))
         return st;
     const uint8_t *codes = codes_p, *ids = ids_p;
@@ -151,14 +158,16 @@ static vindex_status read_lists(vx_reader *r, vx_ivf *ivf, int64_t ntotal)
         if (n == 0)
             continue;
         vx_ivf_list *L = &ivf->lists[l];
-        L->codes = vx_alloc((size_t)n, cs);
-        L->ids = vx_alloc((size_t)n, sizeof(vindex_id));
+        const size_t bytes = vx_ivf_codes_bytes(ivf, (size_t)n);
+        L->codes = vx_alloc(bytes, 1);
+        L->ids = vx_alloc(bytes / cs, sizeof(vindex_id)); /* cap entries, as the codes */
         if (!L->codes || !L->ids) /* freed with the index */
             return vx_fail(VINDEX_ERR_NOMEM, "read: out of memory for inverted list %zu", l);
-        L->cap = L->n = (size_t)n;
-        memcpy(L->codes, codes, (size_t)n * cs);
+        L->n = (size_t)n;
+        L->cap = bytes / cs;
+        memcpy(L->codes, codes, bytes);
         memcpy(L->ids, ids, (size_t)n * sizeof(vindex_id));
-        codes += (size_t)n * cs;
+        codes += bytes;
         ids += (size_t)n * sizeof(vindex_id);
     }
     ivf->base.ntotal = ntotal;

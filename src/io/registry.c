@@ -8,6 +8,8 @@ static const vx_io_family families[] = {
     {VX_FAMILY_IVF_FLAT, "IndexIVFFlat", vx_ivf_flat_read},
     {VX_FAMILY_HNSW_FLAT, "IndexHNSWFlat", vx_hnsw_flat_read},
     {VX_FAMILY_HNSW_SQ8, "IndexHNSWSQ", vx_hnsw_sq8_read},
+    {VX_FAMILY_PQ_FASTSCAN, "IndexPQFastScan", vx_pqfs_read},
+    {VX_FAMILY_IVFPQ_FASTSCAN, "IndexIVFPQFastScan", vx_ivfpqfs_read},
 };
 
 const vx_io_family *vx_io_family_of(uint32_t tag)

@@ -20,6 +20,7 @@
 #ifndef VX_FASTSCAN_H
 #define VX_FASTSCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,18 @@ void vx_fs_scores(const vx_fs_kernel_table *kt, const uint8_t *lut, size_t code_
 /* The exact score of a 4-bit code from the float table (M x 16), summed in
  * sub-quantizer order as vx_pq_score_generic does, so the bits are IndexPQ's. */
 float vx_fs_exact_score(const float *table, int M, const uint8_t *code);
+
+/* Persistence of a fast-scan codec (docs/FORMAT.md, "Fast-scan"): FSPQ (M,
+ * nbits, one family value `extra`, the k-means parameters), then FSCB (the
+ * codebooks) when trained. The reader fills an untrained codec of dimension d
+ * (vx_pq_destroy it afterwards, also on failure) and leaves the codebooks in
+ * *centroids (vx_free them; NULL when untrained). */
+struct vx_pq;
+typedef struct vx_writer vx_writer;
+typedef struct vx_reader vx_reader;
+void vx_fs_write_codec(vx_writer *w, const struct vx_pq *pq, uint32_t extra);
+vindex_status vx_fs_read_codec(vx_reader *r, int d, bool trained, struct vx_pq *pq,
+                               uint32_t *extra, float **centroids, const char *what);
 
 /* VINDEX_OK for nbits 4, else an error naming `what` (both constructors). */
 vindex_status vx_fs_check_nbits(int nbits, const char *what);

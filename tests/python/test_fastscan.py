@@ -104,3 +104,22 @@ def test_bad_input():
     ix = faiss.IndexPQFastScan(D, M, 4)
     with pytest.raises(faiss.ArgumentError, match="at least 16"):
         ix.train(np.zeros((10, D), "float32"))
+
+
+def test_write_read_serialize(data, tmp_path):
+    xb, xq = data
+    for ix in (faiss.IndexPQFastScan(D, M, 4),
+               faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(D), D, 16, M, 4)):
+        ix.train(xb)
+        ix.add(xb)
+        D0, I0 = ix.search(xq, K)
+        path = str(tmp_path / "fs.vx")
+        faiss.write_index(ix, path)
+        for flags in (0, faiss.IO_FLAG_MMAP):
+            back = faiss.read_index(path, flags)
+            assert type(back) is type(ix)
+            D1, I1 = back.search(xq, K)
+            np.testing.assert_array_equal(I0, I1)
+            np.testing.assert_array_equal(D0, D1)
+        back = faiss.deserialize_index(faiss.serialize_index(ix))
+        np.testing.assert_array_equal(back.search(xq, K)[1], I0)
