@@ -36,6 +36,7 @@
 #include "../core/topk.h"
 #include "../quant/kmeans.h"
 #include "flat.h"
+#include "ivf_coarse.h"
 
 /* ---- construction ------------------------------------------------------- */
 
@@ -86,6 +87,7 @@ vindex_status vx_ivf_init(vx_ivf *ivf, const vx_ivf_family *fam, vindex *quantiz
     ivf->cp.niter = 10; /* Faiss's Level1Quantizer: large clusterings, few iterations */
     if (metric == VINDEX_METRIC_INNER_PRODUCT)
         ivf->cp.spherical = 1;
+    vx_ivf_coarse_build(ivf); /* a quantizer trained beforehand */
     return VINDEX_OK;
 }
 
@@ -266,6 +268,7 @@ vindex_status vx_ivf_train(vindex *ix, size_t n, const float *x)
             return st;
     }
     ix->is_trained = true;
+    vx_ivf_coarse_build(ivf);
     return VINDEX_OK;
 }
 
@@ -680,9 +683,9 @@ vindex_status vx_ivf_search(const vindex *ix, size_t nq, const float *q, size_t 
         vindex_id *ids = labels + q0 * k;
         j.q = q + q0 * d;
         j.nq = nqb;
-        bool coarse_done = probed && ivf->fam->coarse_one;
+        bool coarse_done = nqb <= PROBED_MAX_QUERIES && ivf->coarse;
         for (size_t i = 0; i < nqb && coarse_done; i++)
-            coarse_done = ivf->fam->coarse_one(ivf, j.q + i * d, j.nprobe, j.cdis + i * j.nprobe,
+            coarse_done = vx_ivf_coarse_search(ivf, j.q + i * d, j.nprobe, j.cdis + i * j.nprobe,
                                                j.cidx + i * j.nprobe);
         if (!coarse_done &&
             (st = vx_index_search(ivf->quantizer, nqb, j.q, j.nprobe, NULL, j.cdis, j.cidx)))
@@ -885,6 +888,7 @@ void vx_ivf_destroy(vindex *ix)
     dm_clear(ivf);
     if (ivf->fam->destroy_codec)
         ivf->fam->destroy_codec(ivf);
+    vx_ivf_coarse_free(ivf);
     vindex_free(ivf->quantizer);
     vx_free(ivf);
 }
@@ -899,7 +903,7 @@ size_t vx_ivf_memory(const vindex *ix)
     bytes += vindex_memory_bytes(ivf->quantizer);
     if (ivf->fam->codec_memory)
         bytes += ivf->fam->codec_memory(ivf);
-    return bytes;
+    return bytes + vx_ivf_coarse_memory(ivf);
 }
 
 /* ---- parameters --------------------------------------------------------- */

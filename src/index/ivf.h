@@ -41,6 +41,7 @@
 #include "index.h"
 
 typedef struct vx_ivf vx_ivf;
+typedef struct vx_ivf_coarse vx_ivf_coarse;
 typedef struct vx_reader vx_reader; /* io/format.h */
 struct vx_io_index_header;
 
@@ -92,12 +93,6 @@ typedef struct vx_ivf_family {
                           const vindex_id *lists, size_t k, const vindex_selector *sel,
                           float *hd, vindex_id *hi);
 
-    /* Optional, with search_probed: the coarse search of one query, as the
-     * quantizer's k-NN search of nprobe would give it (best first). Returns
-     * false when it does not apply; the core then asks the quantizer. */
-    bool (*coarse_one)(const vx_ivf *ivf, const float *query, size_t nprobe, float *cdis,
-                       vindex_id *cidx);
-
     /* Optional: whether two indexes' codecs encode alike (merge_from). */
     bool (*codec_equal)(const vx_ivf *a, const vx_ivf *b);
     void (*destroy_codec)(vx_ivf *ivf);
@@ -139,6 +134,9 @@ struct vx_ivf {
     vx_idhash dm_hash; /* HASH */
     vindex_kmeans_params cp; /* clustering parameters for train */
     void *codec;
+    /* the centroids' sketches for the coarse search of a few queries
+     * (ivf_coarse.h); NULL when they do not apply */
+    struct vx_ivf_coarse *coarse;
 };
 
 /* Bytes that n entries of a list occupy (whole blocks for a blocked family). */

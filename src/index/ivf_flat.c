@@ -17,26 +17,25 @@
  * sketches to get a tight heap, then reads the full vector only of the codes
  * whose bound does not exclude them: about a quarter of them on Fashion-MNIST,
  * where the residuals' leading 128 directions hold 70% of their variance.
- * The result is the exact k-NN of the probed lists, as a full scan gives.
+ * The result is the exact k-NN of the probed lists, as a full scan gives
+ * (bounded_knn.h). The lists to probe come from the core's sketched coarse
+ * search (ivf_coarse.h).
  *
  * A code is [x: d floats | sketch: p floats]; p is fixed at construction so
  * that the code size never changes (vx_ivf_flat_sketch_dims overrides the
  * choice, for tests and experiments).
  */
 #include <cblas.h>
-#include <math.h>
-#include <float.h>
 #include <string.h>
 
 #include "../core/alloc.h"
 #include "../core/error.h"
-#include "../core/selector.h"
 #include "../core/threads.h"
-#include "../core/topk.h"
 #include "../io/format.h"
 #include "../io/registry.h"
 #include "../quant/transforms.h"
 #include "../simd/kernels.h"
+#include "bounded_knn.h"
 #include "ivf.h"
 #include "ivf_flat.h"
 
@@ -46,7 +45,6 @@ enum {
     SKETCH_MIN_D = 256,       /* below, vectors are small enough to read whole */
     SKETCH_MAX_DIMS = 256,
     SKETCH_TRAIN_POINTS = 4096, /* residuals sampled for the principal directions */
-    COARSE_DIMS = 64,
 };
 
 typedef struct flat_codec {
@@ -54,11 +52,6 @@ typedef struct flat_codec {
     float *proj; /* p x d, orthonormal rows (valid once trained) */
     float *bias; /* p: -proj * mean, so sketches are centred (any bias works) */
     bool trained;
-    /* coarse search: a copy of the quantizer's centroids (nlist x d) and their
-     * sketches' first coarse_dims dimensions (nlist x coarse_dims); NULL when
-     * the coarse search is left to the quantizer */
-    size_t coarse_dims;
-    float *centroids, *centroid_sketches;
 } flat_codec;
 
 static size_t sketch_dims_for(int d, vindex_metric metric)
@@ -72,8 +65,6 @@ static size_t sketch_dims_for(int d, vindex_metric metric)
     size_t p = (size_t)d / 6 / 16 * 16;
     return p > SKETCH_MAX_DIMS ? SKETCH_MAX_DIMS : p;
 }
-
-static vindex_status build_coarse(vx_ivf *ivf);
 
 static const flat_codec *codec_of(const vx_ivf *ivf) { return ivf->codec; }
 
@@ -216,7 +207,6 @@ static vindex_status ivf_flat_train_codec(vx_ivf *ivf, size_t n, const float *x,
         c->bias = bias;
         proj = bias = NULL;
         c->trained = true;
-        st = build_coarse(ivf);
     }
 done:
     vindex_transform_free(pca);
@@ -232,134 +222,13 @@ static bool ivf_flat_probed_applies(const vx_ivf *ivf)
     return c->p > 0 && c->trained;
 }
 
-/* ---- exact k-NN pruned by lower bounds --------------------------------------
- *
- * Candidates come in segments of vectors (rows `stride` floats apart, ids from
- * `ids`, or the row number when ids is NULL), each with a lower bound of its
- * score. The k candidates with the smallest bounds are scored first, which
- * makes the heap nearly final; then every candidate whose bound does not
- * exclude it is scored, in segment order. Exact scores are computed eight at a
- * time (the gather kernel) so that their cache misses overlap; the kernel sums
- * like the list kernels, so scores are bit-identical to a full scan's. */
-
-typedef struct bound_segment {
-    const float *vecs;
-    size_t stride;
-    const vindex_id *ids; /* NULL: the id is the row */
-    size_t n;
-} bound_segment;
-
-typedef struct bounded_knn {
-    const vx_kernel_table *kt;
-    const float *q;
-    size_t d, k;
-    const vindex_selector *sel;
-    float *hd;
-    vindex_id *hi;
-    /* A candidate may be skipped when its bound exceeds thr + slack * (qn2 +
-     * thr) (thr: the heap's worst score). The slack covers float rounding in
-     * the bound and in the exact distance, which grows with the magnitudes
-     * involved: |q|^2, and |x|^2 <= 2|q|^2 + 2 thr for candidates that matter. */
-    float slack, qn2;
-} bounded_knn;
-
-enum { PENDING = 8 };
-typedef struct pending_codes {
-    const float *vec[PENDING];
-    vindex_id id[PENDING];
-    size_t n;
-} pending_codes;
-
-static inline float bounded_limit(const bounded_knn *s)
-{
-    float thr = s->hd[0];
-    return thr + s->slack * (s->qn2 + thr);
-}
-
-static void pending_flush(const bounded_knn *s, pending_codes *pc)
-{
-    float score[PENDING];
-    s->kt->l2sqr_gather(score, s->q, pc->vec, s->d, pc->n);
-    for (size_t t = 0; t < pc->n; t++)
-        vx_heap_push(s->hd, s->hi, s->k, score[t], pc->id[t]);
-    pc->n = 0;
-}
-
-static inline void pending_add(const bounded_knn *s, pending_codes *pc, const bound_segment *g,
-                               size_t i)
-{
-    pc->vec[pc->n] = g->vecs + i * g->stride;
-    pc->id[pc->n] = g->ids ? g->ids[i] : (vindex_id)i;
-    if (++pc->n == PENDING)
-        pending_flush(s, pc);
-}
-
-static inline vindex_id segment_id(const bound_segment *g, size_t i)
-{
-    return g->ids ? g->ids[i] : (vindex_id)i;
-}
-
-/* bound: the candidates' bounds, segment after segment (overwritten);
- * best_bound/best_pos: room for k entries. */
-static void bounded_knn_run(const bounded_knn *s, const bound_segment *seg, size_t nseg,
-                            float *bound, float *best_bound, vindex_id *best_pos)
-{
-    const size_t k = s->k;
-    vx_heap_init(best_bound, best_pos, k);
-    size_t first = 0;
-    for (size_t g = 0; g < nseg; first += seg[g].n, g++)
-        for (size_t i = 0; i < seg[g].n; i++) {
-            size_t at = first + i;
-            if (bound[at] > best_bound[0] || !vx_selected(s->sel, segment_id(&seg[g], i)))
-                continue;
-            vx_heap_push(best_bound, best_pos, k, bound[at], (vindex_id)at);
-        }
-    pending_codes pc = {.n = 0};
-    for (size_t t = 0; t < k; t++) {
-        if (best_pos[t] < 0)
-            continue;
-        size_t at = (size_t)best_pos[t], g = 0, start = 0;
-        while (at >= start + seg[g].n) /* the segment holding position at */
-            start += seg[g++].n;
-        pending_add(s, &pc, &seg[g], at - start);
-        bound[at] = NAN; /* scored: no comparison selects it again */
-    }
-    pending_flush(s, &pc);
-
-    uint32_t idx[VX_IVF_SCAN_BLOCK];
-    first = 0;
-    for (size_t g = 0; g < nseg; first += seg[g].n, g++) {
-        const float *b = bound + first;
-        for (size_t off = 0; off < seg[g].n; off += VX_IVF_SCAN_BLOCK) {
-            size_t m = seg[g].n - off < VX_IVF_SCAN_BLOCK ? seg[g].n - off : VX_IVF_SCAN_BLOCK;
-            size_t cnt = s->kt->select_le(idx, b + off, NULL, m, bounded_limit(s));
-            for (size_t t = 0; t < cnt; t++) {
-                size_t i = off + idx[t];
-                if (!(b[i] <= bounded_limit(s)) || !vx_selected(s->sel, segment_id(&seg[g], i)))
-                    continue;
-                pending_add(s, &pc, &seg[g], i);
-            }
-        }
-    }
-    pending_flush(s, &pc);
-}
-
-/* The query's sketch, first `dims` dimensions. */
+/* The query's sketch. */
 static void query_sketch(const flat_codec *c, const vx_kernel_table *kt, const float *q, size_t d,
-                         size_t dims, float *qs)
+                         float *qs)
 {
-    kt->inner_product_ny(qs, q, c->proj, d, dims);
-    for (size_t r = 0; r < dims; r++)
+    kt->inner_product_ny(qs, q, c->proj, d, c->p);
+    for (size_t r = 0; r < c->p; r++)
         qs[r] += c->bias[r];
-}
-
-static bounded_knn bounded_knn_for(const vx_kernel_table *kt, const float *q, size_t d, size_t p,
-                                   size_t k, float *hd, vindex_id *hi)
-{
-    bounded_knn s = {.kt = kt, .q = q, .d = d, .k = k, .hd = hd, .hi = hi};
-    s.qn2 = kt->norm_sqr(q, d);
-    s.slack = 8.0f * FLT_EPSILON * sqrtf((float)(p * d));
-    return s;
 }
 
 static bool ivf_flat_search_probed(const vx_ivf *ivf, const float *q, size_t nprobe,
@@ -379,7 +248,7 @@ static bool ivf_flat_search_probed(const vx_ivf *ivf, const float *q, size_t npr
     /* bounds of every probed code; the query's sketch; the k smallest bounds */
     float *bound = vx_alloc(total + p + k, sizeof(float));
     vindex_id *best_pos = vx_alloc(k, sizeof(vindex_id));
-    bound_segment *seg = vx_alloc(nprobe, sizeof *seg);
+    vx_bound_segment *seg = vx_alloc(nprobe, sizeof *seg);
     if (!bound || !best_pos || !seg) {
         vx_free(bound);
         vx_free(best_pos);
@@ -388,90 +257,24 @@ static bool ivf_flat_search_probed(const vx_ivf *ivf, const float *q, size_t npr
     }
     const vx_kernel_table *kt = vx_kernels();
     float *qs = bound + total, *best_bound = qs + p;
-    query_sketch(c, kt, q, d, p, qs);
+    query_sketch(c, kt, q, d, qs);
     size_t nseg = 0, pos = 0;
     for (size_t r = 0; r < nprobe; r++) {
         if (lists[r] < 0 || ivf->lists[lists[r]].n == 0)
             continue;
         const vx_ivf_list *L = &ivf->lists[lists[r]];
         const float *codes = (const float *)(const void *)L->codes;
-        seg[nseg++] = (bound_segment){.vecs = codes, .stride = ldy, .ids = L->ids, .n = L->n};
+        seg[nseg++] = (vx_bound_segment){.vecs = codes, .stride = ldy, .ids = L->ids, .n = L->n};
         kt->l2sqr_ny_strided(bound + pos, qs, codes + d, p, ldy, L->n);
         pos += L->n;
     }
-    bounded_knn s = bounded_knn_for(kt, q, d, p, k, hd, hi);
+    vx_bounded_knn s = vx_bounded_knn_for(kt, q, d, p, k, hd, hi);
     s.sel = sel;
-    bounded_knn_run(&s, seg, nseg, bound, best_bound, best_pos);
+    vx_bounded_knn_run(&s, seg, nseg, bound, best_bound, best_pos);
     vx_free(bound);
     vx_free(best_pos);
     vx_free(seg);
     return true;
-}
-
-/* The coarse search of one query: the nprobe nearest centroids, exactly, from
- * the centroids' sketches (their first COARSE_DIMS dimensions: at nlist 1024
- * on Fashion-MNIST only ~3% of the centroids then need an exact distance). */
-static bool ivf_flat_coarse_one(const vx_ivf *ivf, const float *q, size_t nprobe, float *cdis,
-                                vindex_id *cidx)
-{
-    const flat_codec *c = codec_of(ivf);
-    if (!c->centroids || (size_t)ivf->quantizer->ntotal != ivf->nlist)
-        return false;
-    const size_t d = (size_t)ivf->base.d, nlist = ivf->nlist, pc = c->coarse_dims;
-    float *bound = vx_alloc(nlist + pc + nprobe, sizeof(float));
-    vindex_id *best_pos = vx_alloc(nprobe, sizeof(vindex_id));
-    if (!bound || !best_pos) {
-        vx_free(bound);
-        vx_free(best_pos);
-        return false;
-    }
-    const vx_kernel_table *kt = vx_kernels();
-    float *qs = bound + nlist, *best_bound = qs + pc;
-    query_sketch(c, kt, q, d, pc, qs);
-    kt->l2sqr_ny(bound, qs, c->centroid_sketches, pc, nlist);
-    bound_segment seg = {.vecs = c->centroids, .stride = d, .ids = NULL, .n = nlist};
-    vx_heap_init(cdis, cidx, nprobe);
-    bounded_knn s = bounded_knn_for(kt, q, d, pc, nprobe, cdis, cidx);
-    bounded_knn_run(&s, &seg, 1, bound, best_bound, best_pos);
-    vx_topk_finish(cdis, cidx, nprobe, VINDEX_METRIC_L2);
-    vx_free(bound);
-    vx_free(best_pos);
-    return true;
-}
-
-/* The centroids and their sketches, for coarse_one; rebuilt whenever the
- * sketch directions or the quantizer change (train, read). */
-static vindex_status build_coarse(vx_ivf *ivf)
-{
-    flat_codec *c = ivf->codec;
-    vx_free(c->centroids);
-    vx_free(c->centroid_sketches);
-    c->centroids = c->centroid_sketches = NULL;
-    const vindex *qz = ivf->quantizer;
-    /* only for an exact quantizer (a Flat one), whose answer this reproduces */
-    if (!c->p || !c->trained || qz->metric != VINDEX_METRIC_L2 ||
-        (size_t)qz->ntotal != ivf->nlist || strcmp(qz->ops->type_name, "IndexFlat") != 0)
-        return VINDEX_OK;
-    const size_t d = (size_t)ivf->base.d, nlist = ivf->nlist, pc = c->coarse_dims;
-    float *cent = vx_alloc(nlist, d * sizeof(float));
-    float *sk = vx_alloc(nlist, c->p * sizeof(float));
-    float *compact = vx_alloc(nlist, pc * sizeof(float));
-    vindex_status st = cent && sk && compact ? VINDEX_OK : VINDEX_ERR_NOMEM;
-    for (size_t l = 0; l < nlist && !st; l++)
-        st = vx_index_reconstruct(ivf->quantizer, (vindex_id)l, cent + l * d);
-    if (!st) {
-        vx_blas_single_thread();
-        sketch_rows(c, (int)d, nlist, cent, sk, c->p);
-        for (size_t l = 0; l < nlist; l++)
-            memcpy(compact + l * pc, sk + l * c->p, pc * sizeof(float));
-        c->centroids = cent;
-        c->centroid_sketches = compact;
-        cent = compact = NULL;
-    }
-    vx_free(cent);
-    vx_free(sk);
-    vx_free(compact);
-    return st;
 }
 
 /* ---- codec lifecycle ----------------------------------------------------- */
@@ -495,8 +298,6 @@ static void ivf_flat_destroy_codec(vx_ivf *ivf)
         return;
     vx_free(c->proj);
     vx_free(c->bias);
-    vx_free(c->centroids);
-    vx_free(c->centroid_sketches);
     vx_free(c);
     ivf->codec = NULL;
 }
@@ -504,9 +305,7 @@ static void ivf_flat_destroy_codec(vx_ivf *ivf)
 static size_t ivf_flat_codec_memory(const vx_ivf *ivf)
 {
     const flat_codec *c = codec_of(ivf);
-    const size_t d = (size_t)ivf->base.d;
-    return sizeof *c + (c->trained ? c->p * (d + 1) * sizeof(float) : 0) +
-           (c->centroids ? ivf->nlist * (d + c->coarse_dims) * sizeof(float) : 0);
+    return sizeof *c + (c->trained ? c->p * ((size_t)ivf->base.d + 1) * sizeof(float) : 0);
 }
 
 /* ---- persistence: FLSK (p, trained), then SKPR (p x d) and SKBI (p) when
@@ -545,7 +344,6 @@ static const vx_ivf_family ivf_flat_family = {
     .score_tile = ivf_flat_score_tile,
     .probed_applies = ivf_flat_probed_applies,
     .search_probed = ivf_flat_search_probed,
-    .coarse_one = ivf_flat_coarse_one,
     .codec_equal = ivf_flat_codec_equal,
     .destroy_codec = ivf_flat_destroy_codec,
     .codec_memory = ivf_flat_codec_memory,
@@ -569,7 +367,6 @@ static vindex_status ivf_flat_create(vindex **out, vindex *quantizer, int d, siz
         return st;
     }
     c->p = sketch_dims;
-    c->coarse_dims = sketch_dims < COARSE_DIMS ? sketch_dims : COARSE_DIMS;
     ivf->codec = c;
     if (sketch_dims && ivf->base.is_trained) {
         /* Trained already (the quantizer holds nlist centroids), so vectors
@@ -585,11 +382,6 @@ static vindex_status ivf_flat_create(vindex **out, vindex *quantizer, int d, siz
         for (size_t r = 0; r < sketch_dims; r++)
             c->proj[r * (size_t)d + r] = 1.0f;
         c->trained = true;
-        if (build_coarse(ivf)) {
-            ivf->quantizer = NULL;
-            vx_ivf_destroy(&ivf->base);
-            return VINDEX_ERR_NOMEM;
-        }
     }
     ivf->code_size = ((size_t)d + sketch_dims) * sizeof(float);
     ivf->scanner_bytes = sizeof(flat_scanner);
@@ -630,12 +422,7 @@ static vindex_status ivf_flat_make(vx_reader *r, const vx_io_index_header *h, vi
     c->proj = proj;
     c->bias = bias;
     c->trained = p && trained;
-    if ((st = build_coarse((vx_ivf *)*out))) {
-        ((vx_ivf *)*out)->quantizer = NULL; /* the caller keeps it */
-        vx_ivf_destroy(*out);
-        *out = NULL;
-    }
-    return st;
+    return VINDEX_OK;
 }
 
 vindex_status vx_ivf_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out)

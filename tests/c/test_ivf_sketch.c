@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/ivf.h"
+#include "index/ivf_coarse.h"
 #include "index/ivf_flat.h"
 
 enum { D = 64, N = 4000, NQ = 60, NLIST = 32 };
@@ -185,6 +187,53 @@ static void default_on_for_large_d(void **state)
     free(x);
 }
 
+/* The core's sketched coarse search (ivf_coarse.h) finds the lists the
+ * quantizer finds, for any family; it exists for L2 Flat quantizers of d >= 256
+ * and nlist >= 64 only. */
+static void coarse_sketches_find_the_quantizers_lists(void **state)
+{
+    (void)state;
+    enum { d = 256, n = 4000, nq = 40, nlist = 64 };
+    float *x = tu_clustered_vectors(n + nq, d, 80, 21), *q = x + (size_t)n * d;
+    vindex *qz, *ix, *sq;
+    ASSERT_OK(vindex_flat_new(&qz, d, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_ivf_flat_new(&ix, qz, d, nlist, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_train(ix, n, x));
+    ASSERT_OK(vindex_add(ix, n, x));
+    const vx_ivf *ivf = (const vx_ivf *)ix;
+    assert_non_null(ivf->coarse);
+    float got_d[nlist], want_d[nlist];
+    vindex_id got_i[nlist], want_i[nlist];
+    const size_t nprobes[] = {1, 5, nlist};
+    for (size_t a = 0; a < 3; a++)
+        for (size_t i = 0; i < nq; i++) {
+            const float *qi = q + i * d;
+            assert_true(vx_ivf_coarse_search(ivf, qi, nprobes[a], got_d, got_i));
+            ASSERT_OK(vindex_search(qz, 1, qi, nprobes[a], NULL, want_d, want_i));
+            assert_memory_equal(got_i, want_i, nprobes[a] * sizeof(vindex_id));
+            for (size_t t = 0; t < nprobes[a]; t++)
+                assert_true(fabsf(got_d[t] - want_d[t]) <= 1e-5f * (want_d[t] + 1.0f));
+        }
+    /* another family on the same quantizer: one query per call = the batch */
+    vindex *qz2;
+    ASSERT_OK(vindex_flat_new(&qz2, d, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_ivfsq_new(&sq, qz2, d, nlist, VINDEX_SQ_8BIT, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_train(sq, n, x));
+    ASSERT_OK(vindex_add(sq, n, x));
+    assert_non_null(((const vx_ivf *)sq)->coarse);
+    assert_same_results(sq, sq, q, nq, d, 10, 4, NULL);
+    vindex_free(sq);
+    /* small nlist: the quantizer's own scan */
+    vindex *qz3, *small;
+    ASSERT_OK(vindex_flat_new(&qz3, d, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_ivf_flat_new(&small, qz3, d, 16, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_train(small, n, x));
+    assert_null(((const vx_ivf *)small)->coarse);
+    vindex_free(small);
+    vindex_free(ix);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +242,7 @@ int main(void)
         cmocka_unit_test(pretrained_quantizer),
         cmocka_unit_test(round_trip_and_merge),
         cmocka_unit_test(default_on_for_large_d),
+        cmocka_unit_test(coarse_sketches_find_the_quantizers_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
