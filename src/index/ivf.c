@@ -704,7 +704,10 @@ vindex_status vx_ivf_search(const vindex *ix, size_t nq, const float *q, size_t 
                     vx_heap_merge(dis + i * k, ids + i * k, k, j.heap_dis[w] + i * k,
                                   j.heap_ids[w] + i * k);
         } else {
-            vx_parallel_for(nqb, nthreads, by_query_task, &j);
+            if (nqb == 1) /* on this thread, so that the query's own work can fork */
+                by_query_task(&j, 0, 0);
+            else
+                vx_parallel_for(nqb, nthreads, by_query_task, &j);
         }
         for (size_t i = 0; i < nqb; i++)
             vx_topk_finish(dis + i * k, ids + i * k, k, ix->metric);

@@ -31,6 +31,7 @@
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/threads.h"
+#include "../core/topk.h"
 #include "../io/format.h"
 #include "../io/registry.h"
 #include "../quant/transforms.h"
@@ -222,14 +223,42 @@ static bool ivf_flat_probed_applies(const vx_ivf *ivf)
     return c->p > 0 && c->trained;
 }
 
-/* The query's sketch. */
-static void query_sketch(const flat_codec *c, const vx_kernel_table *kt, const float *q, size_t d,
-                         float *qs)
+/* One query's probed lists, split into groups of lists that threads search
+ * into heaps of their own (merged at the end: the k best by (score, id) do not
+ * depend on the split). */
+typedef struct probed_job {
+    const vx_ivf *ivf;
+    const vx_kernel_table *kt;
+    const float *q, *qs; /* the query and its sketch */
+    size_t k, p;
+    const vindex_selector *sel;
+    const vx_bound_segment *seg; /* the non-empty probed lists */
+    const size_t *pos;           /* each segment's first position in bound */
+    const size_t *group;         /* segments group[g] .. group[g + 1] - 1 */
+    float *bound;                /* all positions */
+    float *heap_d, *best_bound;  /* k per group */
+    vindex_id *heap_i, *best_pos;
+} probed_job;
+
+static void probed_group(void *ctx, size_t g, int worker)
 {
-    kt->inner_product_ny(qs, q, c->proj, d, c->p);
-    for (size_t r = 0; r < c->p; r++)
-        qs[r] += c->bias[r];
+    (void)worker;
+    const probed_job *j = ctx;
+    const size_t s0 = j->group[g], s1 = j->group[g + 1], k = j->k;
+    const size_t d = (size_t)j->ivf->base.d;
+    for (size_t t = s0; t < s1; t++)
+        j->kt->l2sqr_ny_strided(j->bound + j->pos[t], j->qs, j->seg[t].vecs + d, j->p,
+                                j->seg[t].stride, j->seg[t].n);
+    float *hd = j->heap_d + g * k;
+    vindex_id *hi = j->heap_i + g * k;
+    vx_heap_init(hd, hi, k);
+    vx_bounded_knn s = vx_bounded_knn_for(j->kt, j->q, d, j->p, k, hd, hi);
+    s.sel = j->sel;
+    vx_bounded_knn_run(&s, j->seg + s0, s1 - s0, j->bound + j->pos[s0], j->best_bound + g * k,
+                       j->best_pos + g * k);
 }
+
+enum { PROBED_MIN_PER_THREAD = 512 }; /* codes worth a thread */
 
 static bool ivf_flat_search_probed(const vx_ivf *ivf, const float *q, size_t nprobe,
                                    const vindex_id *lists, size_t k, const vindex_selector *sel,
@@ -238,42 +267,67 @@ static bool ivf_flat_search_probed(const vx_ivf *ivf, const float *q, size_t npr
     const flat_codec *c = codec_of(ivf);
     if (!c->p || !c->trained)
         return false;
-    const size_t d = (size_t)ivf->base.d, p = c->p, ldy = code_floats(ivf);
-    size_t total = 0;
+    const size_t d = (size_t)ivf->base.d, ldy = code_floats(ivf);
+    size_t total = 0, nseg = 0;
     for (size_t r = 0; r < nprobe; r++)
-        if (lists[r] >= 0)
+        if (lists[r] >= 0 && ivf->lists[lists[r]].n) {
             total += ivf->lists[lists[r]].n;
+            nseg++;
+        }
     if (total == 0)
         return true;
-    /* bounds of every probed code; the query's sketch; the k smallest bounds */
-    float *bound = vx_alloc(total + p + k, sizeof(float));
-    vindex_id *best_pos = vx_alloc(k, sizeof(vindex_id));
-    vx_bound_segment *seg = vx_alloc(nprobe, sizeof *seg);
-    if (!bound || !best_pos || !seg) {
-        vx_free(bound);
-        vx_free(best_pos);
+    size_t ngroups = (size_t)vx_num_threads();
+    if (ngroups > nseg)
+        ngroups = nseg;
+    if (ngroups > total / PROBED_MIN_PER_THREAD)
+        ngroups = total / PROBED_MIN_PER_THREAD ? total / PROBED_MIN_PER_THREAD : 1;
+    /* bounds of every code, the query's sketch, per group two heaps of k */
+    float *fbuf = vx_alloc(total + c->p + 2 * ngroups * k, sizeof(float));
+    vindex_id *ibuf = vx_alloc(2 * ngroups * k, sizeof(vindex_id));
+    vx_bound_segment *seg = vx_alloc(nseg, sizeof *seg);
+    size_t *pos = vx_alloc(2 * nseg + ngroups + 1, sizeof(size_t));
+    if (!fbuf || !ibuf || !seg || !pos) {
+        vx_free(fbuf);
+        vx_free(ibuf);
         vx_free(seg);
+        vx_free(pos);
         return false;
     }
-    const vx_kernel_table *kt = vx_kernels();
-    float *qs = bound + total, *best_bound = qs + p;
-    query_sketch(c, kt, q, d, qs);
-    size_t nseg = 0, pos = 0;
+    probed_job j = {.ivf = ivf, .kt = vx_kernels(), .q = q, .k = k, .p = c->p, .sel = sel,
+                    .seg = seg, .pos = pos, .group = pos + nseg, .bound = fbuf,
+                    .heap_d = fbuf + total + c->p, .heap_i = ibuf};
+    j.best_bound = j.heap_d + ngroups * k;
+    j.best_pos = ibuf + ngroups * k;
+    float *qs = fbuf + total;
+    j.kt->inner_product_ny(qs, q, c->proj, d, c->p);
+    for (size_t r = 0; r < c->p; r++)
+        qs[r] += c->bias[r];
+    j.qs = qs;
+    size_t at = 0, t = 0;
     for (size_t r = 0; r < nprobe; r++) {
         if (lists[r] < 0 || ivf->lists[lists[r]].n == 0)
             continue;
         const vx_ivf_list *L = &ivf->lists[lists[r]];
-        const float *codes = (const float *)(const void *)L->codes;
-        seg[nseg++] = (vx_bound_segment){.vecs = codes, .stride = ldy, .ids = L->ids, .n = L->n};
-        kt->l2sqr_ny_strided(bound + pos, qs, codes + d, p, ldy, L->n);
-        pos += L->n;
+        seg[t] = (vx_bound_segment){.vecs = (const float *)(const void *)L->codes,
+                                    .stride = ldy, .ids = L->ids, .n = L->n};
+        pos[t++] = at;
+        at += L->n;
     }
-    vx_bounded_knn s = vx_bounded_knn_for(kt, q, d, p, k, hd, hi);
-    s.sel = sel;
-    vx_bounded_knn_run(&s, seg, nseg, bound, best_bound, best_pos);
-    vx_free(bound);
-    vx_free(best_pos);
+    /* groups of consecutive lists holding about total / ngroups codes each */
+    size_t *group = pos + nseg, g = 0;
+    group[0] = 0;
+    for (t = 0; t < nseg && g + 1 < ngroups; t++)
+        if (pos[t] + seg[t].n >= (g + 1) * total / ngroups)
+            group[++g] = t + 1;
+    ngroups = g + 1;
+    group[ngroups] = nseg;
+    vx_parallel_for(ngroups, vx_num_threads(), probed_group, &j);
+    for (g = 0; g < ngroups; g++)
+        vx_heap_merge(hd, hi, k, j.heap_d + g * k, j.heap_i + g * k);
+    vx_free(fbuf);
+    vx_free(ibuf);
     vx_free(seg);
+    vx_free(pos);
     return true;
 }
 
