@@ -299,6 +299,20 @@ float vx_flat_score_one(const vindex *ix, const float *q_layout, vindex_id id)
            kt->l2sqr(q_layout + hd, f->tail + i * (d - hd), d - hd);
 }
 
+void vx_flat_prefetch(const vindex *ix, vindex_id id)
+{
+    const flat *f = (const flat *)ix;
+    const size_t d = (size_t)ix->d, hd = (size_t)f->head_dim, i = (size_t)id;
+    const char *h = (const char *)(f->head + i * (f->perm ? hd : d));
+    for (size_t b = 0; b < (f->perm ? hd : d) * sizeof(float); b += 64)
+        __builtin_prefetch(h + b);
+    if (f->perm) {
+        const char *t = (const char *)(f->tail + i * (d - hd));
+        for (size_t b = 0; b < (d - hd) * sizeof(float); b += 64)
+            __builtin_prefetch(t + b);
+    }
+}
+
 /* Compacts in place, keeping order: the vectors after a removed one move down
  * and their labels (positions) with them, as in Faiss. */
 static vindex_status flat_remove_ids(vindex *ix, const vindex_selector *sel, size_t *n_removed)

@@ -486,6 +486,11 @@ static void by_query_task(void *ctx, size_t i, int worker)
     ivf->fam->set_query(scanner, query);
     for (size_t r = 0; r < j->nprobe; r++) {
         vindex_id list = j->cidx[i * j->nprobe + r];
+        if (ivf->fam->prefetch && r + 1 < j->nprobe && j->cidx[i * j->nprobe + r + 1] >= 0) {
+            const vx_ivf_list *N = &ivf->lists[j->cidx[i * j->nprobe + r + 1]];
+            ivf->fam->prefetch(scanner, j->cidx[i * j->nprobe + r + 1], N->codes,
+                               vx_ivf_codes_bytes(ivf, N->n));
+        }
         if (list < 0 || ivf->lists[list].n == 0)
             continue;
         scan_list_knn(j, scanner, (size_t)list, j->cscore_sign * j->cdis[i * j->nprobe + r], hd,

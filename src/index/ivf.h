@@ -75,6 +75,11 @@ typedef struct vx_ivf_family {
     void (*set_list)(void *scanner, int64_t list, float coarse_score);
     void (*scores)(void *scanner, size_t n, const uint8_t *codes, float *out);
 
+    /* Optional: a hint, while a query scans one list, that set_list(list)
+     * and the scan of its codes (`bytes` at codes) come next: the family may
+     * prefetch them and its own per-list data. */
+    void (*prefetch)(void *scanner, int64_t list, const uint8_t *codes, size_t bytes);
+
     /* Optional: nq queries (rows of q, contiguous) against n codes of one
      * list: out[i * n + j]. Each (query, code) score must be bit-identical to
      * what the scanner gives, so that results never depend on the path. */

@@ -324,6 +324,20 @@ const float *vx_ivfpq_list_terms(void *scanner, const float **second, float *bia
     return s->table ? s->table : s->pre;
 }
 
+void vx_ivfpq_prefetch_list(void *scanner, int64_t list)
+{
+    const pq_scanner *s = scanner;
+    const size_t d = (size_t)s->c->pq.d, tf = (size_t)s->c->pq.M * s->c->pq.ksub;
+    const char *cl = (const char *)(s->c->centroids + (size_t)list * d);
+    for (size_t b = 0; b < d * sizeof(float); b += 64)
+        __builtin_prefetch(cl + b);
+    if (s->precomp) {
+        const char *pre = (const char *)(s->c->precomputed + (size_t)list * tf);
+        for (size_t b = 0; b < tf * sizeof(float); b += 64)
+            __builtin_prefetch(pre + b);
+    }
+}
+
 /* ---- codec bookkeeping -------------------------------------------------- */
 
 bool vx_ivfpq_codec_equal(const vx_ivf *a, const vx_ivf *b)

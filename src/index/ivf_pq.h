@@ -46,6 +46,8 @@ void vx_ivfpq_scores(void *scanner, size_t n, const uint8_t *codes, float *out);
  * returned table and *second (NULL: nothing to add; precomputed L2 tables
  * come as the list's and the query's terms), and the term added to every
  * code's sum (*bias): a code's score is bias + its lookups. */
+/* Prefetches what set_list(list) reads (the list's centroid, its precomputed table). */
+void vx_ivfpq_prefetch_list(void *scanner, int64_t list);
 const float *vx_ivfpq_list_terms(void *scanner, const float **second, float *bias);
 
 #endif

@@ -74,6 +74,13 @@ static void fs_set_list(void *scanner, int64_t list, float coarse_score)
     s->bias = bias + lut_bias;
 }
 
+static void fs_prefetch(void *scanner, int64_t list, const uint8_t *codes, size_t bytes)
+{
+    vx_ivfpq_prefetch_list(((fs_scanner *)scanner)->inner, list);
+    for (size_t b = 0; b < bytes; b += 64)
+        __builtin_prefetch(codes + b);
+}
+
 static void fs_scores(void *scanner, size_t n, const uint8_t *codes, float *out)
 {
     fs_scanner *s = scanner;
@@ -155,6 +162,7 @@ static const vx_ivf_family ivfpqfs_family = {
     .set_query = fs_set_query,
     .set_list = fs_set_list,
     .scores = fs_scores,
+    .prefetch = fs_prefetch,
     .codec_equal = vx_ivfpq_codec_equal,
     .destroy_codec = vx_ivfpq_destroy_codec,
     .codec_memory = vx_ivfpq_codec_memory,
@@ -177,6 +185,7 @@ VINDEX_API vindex_status vindex_ivfpq_fastscan_new(vindex **out, vindex *quantiz
     if ((st = vx_ivfpq_make(out, quantizer, d, nlist, M, nbits, metric, &ivfpqfs_family)))
         return st;
     vx_ivf *ivf = (vx_ivf *)*out;
-    ivf->scanner_bytes = fs_scanner_bytes(&((ivfpq_codec *)ivf->codec)->pq);
+    ivfpq_codec *c = ivf->codec;
+    ivf->scanner_bytes = fs_scanner_bytes(&c->pq);
     return VINDEX_OK;
 }

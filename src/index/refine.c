@@ -172,6 +172,9 @@ static void rerank_task(void *arg, size_t task, int worker)
         vx_heap_init(hs, hi_, c->k);
         /* a split Flat is scored in its own layout: no reconstruct per candidate */
         const float *ql = c->rows ? NULL : vx_flat_query_layout(c->r->refine, q, buf);
+        for (size_t j = 0; ql && j < 2 && j < c->kb; j++)
+            if (c->cand[i * c->kb + j] >= 0 && c->cand[i * c->kb + j] < ntotal)
+                vx_flat_prefetch(c->r->refine, c->cand[i * c->kb + j]);
         for (size_t j = 0; j < c->kb; j++) {
             vindex_id id = c->cand[i * c->kb + j];
             if (id < 0)
@@ -181,7 +184,10 @@ static void rerank_task(void *arg, size_t task, int worker)
                 c->status[i] = VINDEX_ERR_CORRUPT;
                 break;
             }
-            if (ql) {
+            if (ql) { /* candidates are scattered: fetch the one after next meanwhile */
+                if (j + 2 < c->kb && c->cand[i * c->kb + j + 2] >= 0 &&
+                    c->cand[i * c->kb + j + 2] < ntotal)
+                    vx_flat_prefetch(c->r->refine, c->cand[i * c->kb + j + 2]);
                 vx_heap_push(hs, hi_, c->k, vx_flat_score_one(c->r->refine, ql, id), id);
                 continue;
             }

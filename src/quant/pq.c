@@ -303,6 +303,35 @@ void vx_pq_decode(const vx_pq *pq, size_t n, const uint8_t *codes, float *x)
 
 /* ---- distance tables ---------------------------------------------------- */
 
+/* One row of a table for sub-vectors of 1..SHORT_DSUB dimensions: a loop per
+ * width, so that the compiler vectorizes over the centroids. Terms are added
+ * in dimension order from 0, as the generic loop would. */
+static void short_table(const float *x, const float *c, size_t dsub, size_t ksub, bool l2,
+                        bool negate, float *out)
+{
+#define TERM(t) (l2 ? (x[t] - c[j * dsub + t]) * (x[t] - c[j * dsub + t]) : x[t] * c[j * dsub + t])
+    const float sign = negate ? -1.0f : 1.0f;
+    switch (dsub) {
+    case 1:
+        for (size_t j = 0; j < ksub; j++)
+            out[j] = sign * TERM(0);
+        break;
+    case 2:
+        for (size_t j = 0; j < ksub; j++)
+            out[j] = sign * (TERM(0) + TERM(1));
+        break;
+    case 3:
+        for (size_t j = 0; j < ksub; j++)
+            out[j] = sign * (TERM(0) + TERM(1) + TERM(2));
+        break;
+    default:
+        for (size_t j = 0; j < ksub; j++)
+            out[j] = sign * (TERM(0) + TERM(1) + TERM(2) + TERM(3));
+        break;
+    }
+#undef TERM
+}
+
 void vx_pq_tables(const vx_pq *pq, size_t nq, const float *x, vindex_metric metric,
                   bool as_scores, float *tables, float *scratch)
 {
@@ -312,18 +341,9 @@ void vx_pq_tables(const vx_pq *pq, size_t nq, const float *x, vindex_metric metr
     float *xs = scratch, *tile = scratch + VX_PQ_TABLE_QB * dsub;
     if (dsub <= SHORT_DSUB) { /* inline, as in encoding: a kernel call per row costs more */
         for (size_t i = 0; i < nq; i++)
-            for (size_t m = 0; m < M; m++) {
-                const float *xm = x + i * d + m * dsub, *cm = pq->centroids + m * ksub * dsub;
-                float *dst = tables + i * M * ksub + m * ksub;
-                for (size_t c = 0; c < ksub; c++) {
-                    float s = 0;
-                    for (size_t t = 0; t < dsub; t++) {
-                        float v = l2 ? xm[t] - cm[c * dsub + t] : xm[t] * cm[c * dsub + t];
-                        s += l2 ? v * v : v;
-                    }
-                    dst[c] = !l2 && as_scores ? -s : s;
-                }
-            }
+            for (size_t m = 0; m < M; m++)
+                short_table(x + i * d + m * dsub, pq->centroids + m * ksub * dsub, dsub, ksub, l2,
+                            !l2 && as_scores, tables + i * M * ksub + m * ksub);
         return;
     }
     for (size_t q0 = 0; q0 < nq; q0 += VX_PQ_TABLE_QB) {
