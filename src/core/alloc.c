@@ -1,5 +1,6 @@
 #include "alloc.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -7,6 +8,34 @@
 #include "error.h"
 
 enum { VX_ALIGN = 64, VX_HUGE_PAGE = 2u << 20 };
+
+/* The failure-injection hook (alloc.h): allocations counted since the last
+ * vx_alloc_fail_at, and the one to fail (0: none). Relaxed atomics: tests that
+ * need a reproducible count run with one thread. */
+static atomic_long alloc_count, alloc_fail_at, alloc_failed;
+
+void vx_alloc_fail_at(long n)
+{
+    atomic_store_explicit(&alloc_count, 0, memory_order_relaxed);
+    atomic_store_explicit(&alloc_failed, 0, memory_order_relaxed);
+    atomic_store_explicit(&alloc_fail_at, n > 0 ? n : 0, memory_order_relaxed);
+}
+
+long vx_alloc_failures(void) { return atomic_load_explicit(&alloc_failed, memory_order_relaxed); }
+
+/* Whether this allocation is the one to fail; records the failure. */
+static bool injected_failure(size_t bytes)
+{
+    long at = atomic_load_explicit(&alloc_fail_at, memory_order_relaxed);
+    if (at == 0)
+        return false;
+    if (atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed) + 1 != at)
+        return false;
+    atomic_fetch_add_explicit(&alloc_failed, 1, memory_order_relaxed);
+    vx_fail(VINDEX_ERR_NOMEM, "out of memory allocating %zu bytes (injected failure %ld)", bytes,
+            at);
+    return true;
+}
 
 void *vx_alloc(size_t n, size_t size)
 {
@@ -16,6 +45,8 @@ void *vx_alloc(size_t n, size_t size)
         return NULL;
     }
     /* aligned_alloc wants a multiple of the alignment; never ask for 0 bytes. */
+    if (injected_failure(bytes))
+        return NULL;
     size_t rounded = (bytes + VX_ALIGN - 1) / VX_ALIGN * VX_ALIGN;
     if (rounded == 0)
         rounded = VX_ALIGN;
@@ -60,6 +91,8 @@ void *vx_alloc_big(size_t n, size_t size)
      * back it with 2 MiB pages: streaming and random access into big vector and
      * graph arrays costs less with fewer TLB misses. The hint is ignored where
      * unsupported. */
+    if (injected_failure(bytes))
+        return NULL;
     size_t rounded = (bytes + VX_HUGE_PAGE - 1) / VX_HUGE_PAGE * VX_HUGE_PAGE;
     void *p = aligned_alloc(VX_HUGE_PAGE, rounded);
     if (!p) {
@@ -69,5 +102,25 @@ void *vx_alloc_big(size_t n, size_t size)
 #ifdef MADV_HUGEPAGE
     madvise(p, rounded, MADV_HUGEPAGE);
 #endif
+    return p;
+}
+
+char *vx_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = vx_alloc(n, 1);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+char *vx_strndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *p = vx_alloc(len + 1, 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
     return p;
 }

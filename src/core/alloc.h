@@ -24,4 +24,16 @@ void vx_free(void *p);
 /* Large arrays: like vx_alloc, and asks the kernel for huge pages. */
 void *vx_alloc_big(size_t n, size_t size);
 
+/* Copies of strings, from vx_alloc (free with vx_free). */
+char *vx_strdup(const char *s);
+char *vx_strndup(const char *s, size_t n);
+
+/* Test hook (tests/c/test_alloc_failure.c): the n-th allocation from now fails
+ * as if memory ran out (NULL, VINDEX_ERR_NOMEM recorded); only that one, and
+ * n <= 0 turns the hook off. vx_alloc_failures() says whether it has fired
+ * since. Every allocation of the library goes through vx_alloc / vx_alloc_big
+ * (never malloc), so this reaches every failure path. */
+void vx_alloc_fail_at(long n);
+long vx_alloc_failures(void);
+
 #endif

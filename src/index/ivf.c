@@ -718,10 +718,10 @@ vindex_status vx_ivf_search(const vindex *ix, size_t nq, const float *q, size_t 
             vx_topk_finish(dis + i * k, ids + i * k, k, ix->metric);
     }
 done:
-    if (j.heap_dis) { /* worker 0's heaps are the caller's output */
+    if (j.heap_dis) /* worker 0's heaps are the caller's output */
         j.heap_dis[0] = NULL;
+    if (j.heap_ids) /* (either may be missing after a failed allocation) */
         j.heap_ids[0] = NULL;
-    }
     search_job_free(&j);
     return st;
 }

@@ -43,11 +43,11 @@ static vindex_status sync_dir(const char *path)
     const char *slash = strrchr(path, '/');
     char *dir;
     if (!slash)
-        dir = strdup(".");
+        dir = vx_strdup(".");
     else if (slash == path)
-        dir = strdup("/");
+        dir = vx_strdup("/");
     else
-        dir = strndup(path, (size_t)(slash - path));
+        dir = vx_strndup(path, (size_t)(slash - path));
     if (!dir)
         return vx_fail(VINDEX_ERR_NOMEM, "write: out of memory");
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -56,7 +56,7 @@ static vindex_status sync_dir(const char *path)
         st = vx_fail(VINDEX_ERR_IO, "write: syncing directory %s: %s", dir, strerror(errno));
     if (fd >= 0)
         close(fd);
-    free(dir);
+    vx_free(dir);
     return st;
 }
 
@@ -71,7 +71,7 @@ static vindex_status write_unlocked(const vindex *ix, const char *path)
         return st;
     static atomic_uint counter;
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 64);
+    char *tmp = vx_alloc(plen + 64, 1);
     if (!tmp) {
         vx_writer_free(w);
         return vx_fail(VINDEX_ERR_NOMEM, "write: out of memory");
@@ -101,7 +101,7 @@ static vindex_status write_unlocked(const vindex *ix, const char *path)
     else
         st = sync_dir(path);
 done:
-    free(tmp);
+    vx_free(tmp);
     vx_writer_free(w);
     return st;
 }

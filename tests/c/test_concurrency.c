@@ -16,7 +16,8 @@
  * and every label one that was added. Bounded by iterations and by a deadline,
  * so the test takes about the same time under TSan.
  *
- * A new family is covered by adding its factory string to `families`. */
+ * A new family is covered by adding it to `families` in families.h. */
+#include "families.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -29,7 +30,7 @@
 #include <time.h>
 
 enum {
-    D = 16,
+    D = FAMILY_D,
     NTRAIN = 600,
     BATCH = 24,
     NBATCH = 6,
@@ -39,35 +40,6 @@ enum {
     NREADERS = 3,
     NWRITERS = 2,
     ID_OFFSET = 1000, /* ids given by add_with_ids: ID_OFFSET + position */
-};
-
-typedef struct family {
-    const char *spec;
-    bool with_ids;      /* add through add_with_ids */
-    bool one_thread;    /* adds are reproducible only with one thread (HNSW) */
-    const char *param;  /* a search parameter writers change, or NULL */
-    /* for families the factory cannot build yet; else NULL */
-    vindex_status (*make)(vindex **out);
-} family;
-
-static vindex_status make_hnsw_sq8(vindex **out)
-{
-    return vindex_hnsw_sq8_new(out, D, 8, VINDEX_METRIC_L2);
-}
-
-static const family families[] = {
-    {.spec = "Flat"},
-    {.spec = "IDMap,Flat", .with_ids = true},
-    {.spec = "IVF8,Flat", .param = "nprobe"},
-    {.spec = "IVF8,PQ4x4", .param = "nprobe"},
-    {.spec = "IVF8,SQ8", .param = "nprobe"},
-    {.spec = "PQ4x4"},
-    {.spec = "SQ8"},
-    {.spec = "HNSW8", .one_thread = true, .param = "efSearch"},
-    {.spec = "HNSW8_SQ8", .one_thread = true, .param = "efSearch", .make = make_hnsw_sq8},
-    {.spec = "LSH"},
-    {.spec = "PQ4x4,RFlat", .param = "k_factor"},
-    {.spec = "PCA8,Flat"},
 };
 
 typedef struct answer {
@@ -112,10 +84,7 @@ static int teardown(void **state)
 static vindex *make_trained(const family *fam, const fixture *f)
 {
     vindex *ix;
-    if (fam->make)
-        ASSERT_OK(fam->make(&ix));
-    else
-        ASSERT_OK(vindex_factory(&ix, D, fam->spec, VINDEX_METRIC_L2));
+    ASSERT_OK(family_new(fam, &ix));
     ASSERT_OK(vindex_train(ix, NTRAIN, f->train));
     return ix;
 }
@@ -355,7 +324,7 @@ static void run_phase2(const family *fam, const fixture *f)
 static void every_family(void **state)
 {
     const fixture *f = *state;
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+    for (size_t i = 0; i < NFAMILIES; i++) {
         run_phase1(&families[i], f);
         run_phase2(&families[i], f);
     }
