@@ -227,17 +227,18 @@ void vx_transform_reverse(const vindex_transform *t, size_t n, const float *y, f
 
 /* ---- PCA ------------------------------------------------------------------ */
 
-/* All eigenpairs of the symmetric n x n matrix C (row-major, destroyed):
- * eigenvalues ascending into w[n], eigenvector i into column i of Z
- * (column-major n x n, i.e. row i of Z read as Z[i * n ..]). */
-static vindex_status sym_eigen(int n, double *C, double *w, double *Z)
+/* The `top` largest eigenpairs of the symmetric n x n matrix C (row-major,
+ * destroyed): eigenvalues ascending into w[top], eigenvector i into column i of
+ * Z (column-major n x top, i.e. row i of Z read as Z[i * n ..]). Asking LAPACK
+ * for a subset skips the back-transformation of the others. */
+static vindex_status sym_eigen(int n, int top, double *C, double *w, double *Z)
 {
-    int m = 0, info = 0, lwork = -1, liwork = -1, iwq = 0, one = 1;
+    int m = 0, info = 0, lwork = -1, liwork = -1, iwq = 0, il = n - top + 1;
     double vl = 0, vu = 0, abstol = 0, wq = 0;
     int *isuppz = vx_alloc(2 * (size_t)n, sizeof(int));
     if (!isuppz)
         return VINDEX_ERR_NOMEM;
-    dsyevr_("V", "A", "U", &n, C, &n, &vl, &vu, &one, &n, &abstol, &m, w, Z, &n, isuppz, &wq,
+    dsyevr_("V", "I", "U", &n, C, &n, &vl, &vu, &il, &n, &abstol, &m, w, Z, &n, isuppz, &wq,
             &lwork, &iwq, &liwork, &info, 1, 1, 1);
     vindex_status st = VINDEX_OK;
     double *work = NULL;
@@ -254,11 +255,11 @@ static vindex_status sym_eigen(int n, double *C, double *w, double *Z)
         st = VINDEX_ERR_NOMEM;
         goto done;
     }
-    dsyevr_("V", "A", "U", &n, C, &n, &vl, &vu, &one, &n, &abstol, &m, w, Z, &n, isuppz, work,
+    dsyevr_("V", "I", "U", &n, C, &n, &vl, &vu, &il, &n, &abstol, &m, w, Z, &n, isuppz, work,
             &lwork, iwork, &liwork, &info, 1, 1, 1);
-    if (info != 0 || m != n)
+    if (info != 0 || m != top)
         st = vx_fail(VINDEX_ERR_INVALID, "PCA: LAPACK dsyevr failed (info %d, %d of %d values)",
-                     info, m, n);
+                     info, m, top);
 done:
     vx_free(isuppz);
     vx_free(work);
@@ -306,11 +307,11 @@ static vindex_status pca_train(vindex_transform *t, size_t n, const float *x)
             cov[i * di + j] /= (double)n;
             cov[j * di + i] = cov[i * di + j]; /* row-major upper = column-major lower */
         }
-    if ((st = sym_eigen((int)di, cov, w, Z)))
+    if ((st = sym_eigen((int)di, (int)dout, cov, w, Z)))
         goto done;
-    double top = w[di - 1] > 0 ? w[di - 1] : 1.0;
+    double top = w[dout - 1] > 0 ? w[dout - 1] : 1.0;
     for (size_t r = 0; r < dout; r++) {
-        size_t col = di - 1 - r; /* largest first */
+        size_t col = dout - 1 - r; /* largest first */
         double lambda = w[col];
         ev[r] = (float)lambda;
         double f = 1.0;
