@@ -490,13 +490,14 @@ VINDEX_API vindex_status vindex_pq_codec_of(vindex *ix, vindex_pq_codec **out);
 /* 4-bit PQ fast-scan (Faiss: IndexPQFastScan, IndexIVFPQFastScan): the codes
  * of IndexPQ / IndexIVFPQ with nbits = 4 (any other nbits is refused), stored
  * in blocks of 32 vectors and scanned with lookup tables quantized to 8 bits,
- * 32 or 64 codes per SIMD shuffle. The quantized scores pick 2k + 16
- * candidates, which are rescored exactly from the float table: distances are
- * those of IndexPQ / IndexIVFPQ on the same codes. Tunable "rescore" (1 by
- * default; 0 returns the approximate distances of the quantized tables, as
- * Faiss). Combine with IndexRefineFlat (factory ",RFlat") for exact
- * re-ranking. Training, tunables and reconstruct as IndexPQ / IndexIVFPQ;
- * no range_search. */
+ * 32 or 64 codes per SIMD shuffle. IndexPQFastScan: the quantized scores pick
+ * 2k + 16 candidates, which are rescored exactly from the float table, so
+ * distances are IndexPQ's on the same codes; tunable "rescore" (1 by default;
+ * 0 returns the approximate distances of the quantized tables, as Faiss).
+ * IndexIVFPQFastScan returns the approximate distances, as Faiss: combine it
+ * with IndexRefineFlat (factory ",RFlat", k_factor) for exact re-ranking.
+ * Training, tunables ("use_precomputed_table", "pq.cp.*", "nprobe", ...) and
+ * reconstruct as IndexPQ / IndexIVFPQ; no range_search. */
 VINDEX_API vindex_status vindex_pq_fastscan_new(vindex **out, int d, int M, int nbits,
                                                 vindex_metric metric);
 VINDEX_API vindex_status vindex_ivfpq_fastscan_new(vindex **out, vindex *quantizer, int d,
