@@ -880,10 +880,11 @@ class IndexIVFPQFastScan(IndexIVFPQ):
         index.train(xb)
         index.add(xb)
         index.nprobe = 8
-        D, I = faiss.IndexRefineFlat(index) ...   # exact re-ranking
+        D, I = index.search(xq, k)
 
-    Distances are the approximate ones of the 8-bit tables, as Faiss; wrap it
-    in IndexRefineFlat (or index_factory "...,RFlat") for exact ones.
+    Distances are the approximate ones of the 8-bit tables, as Faiss; for
+    exact re-ranking build it as index_factory(d, "IVF1024,PQ392x4fs,RFlat")
+    (an IndexRefineFlat; set its k_factor).
     Attributes as IndexIVFPQ."""
 
     bbs = 32
