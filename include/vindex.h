@@ -726,7 +726,10 @@ VINDEX_API vindex_status vindex_add_with_ids(vindex *ix, size_t n, const float *
 /* The k nearest of each of nq queries: distances and labels are nq*k each, row i
  * sorted nearest first, ties broken by the smaller label; rows with fewer than k
  * results are padded with label -1 and distance +inf (L2) or -inf (inner
- * product). params may be NULL. */
+ * product). params may be NULL. 1 <= k <= VINDEX_MAX_K (VINDEX_ERR_INVALID
+ * otherwise); nprobe and efSearch above what the index has (nlist, ntotal)
+ * mean "all of it". */
+#define VINDEX_MAX_K ((size_t)1 << 30)
 VINDEX_API vindex_status vindex_search(const vindex *ix, size_t nq, const float *queries,
                                        size_t k, const vindex_search_params *params,
                                        float *distances, vindex_id *labels);
@@ -819,6 +822,16 @@ VINDEX_API void vindex_buffer_free(void *buf);
 /* Reads an index from len bytes at buf (any alignment; copied, never used in
  * place, so buf may be freed afterwards). */
 VINDEX_API vindex_status vindex_deserialize(vindex **out, const void *buf, size_t len);
+
+/* A cap on the memory one read (vindex_read, vindex_deserialize) may allocate,
+ * in bytes, for every thread of the process; 0 (the default) means no cap
+ * beyond the reader's own rule that no count in a file may ask for more than
+ * the file's size justifies. A read that would pass the cap fails with
+ * VINDEX_ERR_NOMEM and a message naming it, before the memory is taken. The
+ * sum of the reading thread's allocations counts, temporary ones included;
+ * parts of a mapped file used in place (VINDEX_IO_MMAP) do not. */
+VINDEX_API void vindex_set_read_limit(size_t bytes);
+VINDEX_API size_t vindex_get_read_limit(void);
 
 /* The index an IndexIDMap / IndexIDMap2 wraps, still owned by it (for reading;
  * change it only through the wrapper). */

@@ -23,6 +23,37 @@ void vx_alloc_fail_at(long n)
 
 long vx_alloc_failures(void) { return atomic_load_explicit(&alloc_failed, memory_order_relaxed); }
 
+/* The read budget (vx_alloc_budget_begin): this thread's allocations count
+ * against it while it is on. */
+static _Thread_local bool budget_on, budget_hit;
+static _Thread_local size_t budget_left;
+
+void vx_alloc_budget_begin(size_t limit)
+{
+    budget_on = limit > 0;
+    budget_hit = false;
+    budget_left = limit;
+}
+
+bool vx_alloc_budget_end(void)
+{
+    budget_on = false;
+    return budget_hit;
+}
+
+static bool over_budget(size_t bytes)
+{
+    if (!budget_on)
+        return false;
+    if (bytes > budget_left) {
+        budget_hit = true;
+        vx_fail(VINDEX_ERR_NOMEM, "allocation of %zu bytes refused by the read limit", bytes);
+        return true;
+    }
+    budget_left -= bytes;
+    return false;
+}
+
 /* Whether this allocation is the one to fail; records the failure. */
 static bool injected_failure(size_t bytes)
 {
@@ -45,7 +76,7 @@ void *vx_alloc(size_t n, size_t size)
         return NULL;
     }
     /* aligned_alloc wants a multiple of the alignment; never ask for 0 bytes. */
-    if (injected_failure(bytes))
+    if (injected_failure(bytes) || over_budget(bytes))
         return NULL;
     size_t rounded = (bytes + VX_ALIGN - 1) / VX_ALIGN * VX_ALIGN;
     if (rounded == 0)
@@ -91,7 +122,7 @@ void *vx_alloc_big(size_t n, size_t size)
      * back it with 2 MiB pages: streaming and random access into big vector and
      * graph arrays costs less with fewer TLB misses. The hint is ignored where
      * unsupported. */
-    if (injected_failure(bytes))
+    if (injected_failure(bytes) || over_budget(bytes))
         return NULL;
     size_t rounded = (bytes + VX_HUGE_PAGE - 1) / VX_HUGE_PAGE * VX_HUGE_PAGE;
     void *p = aligned_alloc(VX_HUGE_PAGE, rounded);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* a*b, or false when it overflows size_t. */
 static inline bool vx_mul_ok(size_t a, size_t b, size_t *out)
@@ -23,6 +24,20 @@ void vx_free(void *p);
 
 /* Large arrays: like vx_alloc, and asks the kernel for huge pages. */
 void *vx_alloc_big(size_t n, size_t size);
+
+/* a*b, or SIZE_MAX when it overflows: for a size passed on to vx_alloc, which
+ * then refuses it (vx_alloc(vx_mul_sat(count, dim), sizeof(float))). */
+static inline size_t vx_mul_sat(size_t a, size_t b)
+{
+    size_t r;
+    return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+/* A budget for the calling thread's allocations until vx_alloc_budget_end
+ * (limit 0: none): past it, allocations fail with VINDEX_ERR_NOMEM. Used
+ * around reads (vindex_set_read_limit); _end says whether it refused any. */
+void vx_alloc_budget_begin(size_t limit);
+bool vx_alloc_budget_end(void);
 
 /* Copies of strings, from vx_alloc (free with vx_free). */
 char *vx_strdup(const char *s);

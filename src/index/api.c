@@ -196,6 +196,15 @@ static vindex_status add_locked(vindex *ix, size_t n, const float *x, const vind
     vindex_status st;
     if (n > (size_t)(INT64_MAX - ix->ntotal))
         return vx_fail(VINDEX_ERR_INVALID, "%s: %zu vectors would overflow the index count", op, n);
+    /* The whole index's vectors must fit in half the address space, so that a
+     * family's count x dimension x element sizes (capacity doubling included)
+     * never overflow. */
+    size_t total = (size_t)ix->ntotal + n, elems, bytes;
+    if (!vx_mul_ok(total, (size_t)ix->d, &elems) || !vx_mul_ok(elems, sizeof(float), &bytes) ||
+        bytes > (SIZE_MAX >> 2))
+        return vx_fail(VINDEX_ERR_INVALID,
+                       "%s: %lld + %zu vectors of dimension %d overflow the address space", op,
+                       (long long)ix->ntotal, n, ix->d);
     if ((st = check_trained(ix, op)))
         return st;
     if (n == 0)
@@ -264,6 +273,9 @@ VINDEX_API vindex_status vindex_search(const vindex *ix, size_t nq, const float 
         return st;
     if (k == 0)
         return vx_fail(VINDEX_ERR_INVALID, "search: k must be at least 1");
+    if (k > VINDEX_MAX_K)
+        return vx_fail(VINDEX_ERR_INVALID, "search: k=%zu is more than VINDEX_MAX_K (%zu)", k,
+                       VINDEX_MAX_K);
     size_t nres;
     if (!vx_mul_ok(nq, k, &nres) || nres > (SIZE_MAX >> 4))
         return vx_fail(VINDEX_ERR_INVALID, "search: %zu queries x k=%zu results overflow", nq, k);

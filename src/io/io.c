@@ -108,19 +108,36 @@ done:
 
 /* ---- reading a file ------------------------------------------------------ */
 
+static atomic_size_t read_limit; /* vindex_set_read_limit; 0: none */
+
+VINDEX_API void vindex_set_read_limit(size_t bytes) { atomic_store(&read_limit, bytes); }
+VINDEX_API size_t vindex_get_read_limit(void) { return atomic_load(&read_limit); }
+
 static vindex_status read_from(vindex **out, const void *buf, size_t len, vx_mapping *map)
 {
+    /* Everything this thread allocates for the index counts against the limit
+     * (the file's own bytes, read or mapped by the caller, do not). */
+    const size_t limit = atomic_load(&read_limit);
+    vx_alloc_budget_begin(limit);
     vx_reader *r;
     vindex_status st = vx_reader_open(&r, buf, len, map);
-    if (st)
-        return st;
     vindex *ix = NULL;
-    st = vx_io_read_index(r, &ix);
-    if (!st && (st = vx_reader_finish(r))) {
-        vindex_free(ix);
-        ix = NULL;
+    if (!st) {
+        st = vx_io_read_index(r, &ix);
+        if (!st && (st = vx_reader_finish(r))) {
+            vindex_free(ix);
+            ix = NULL;
+        }
+        vx_reader_close(r);
     }
-    vx_reader_close(r);
+    if (vx_alloc_budget_end() && st == VINDEX_ERR_NOMEM) { /* say why, whatever failed */
+        char why[256];
+        snprintf(why, sizeof why, "%s", vindex_last_error());
+        st = vx_fail(VINDEX_ERR_NOMEM,
+                     "read: the index needs more memory than the read limit of %zu bytes "
+                     "(vindex_set_read_limit) allows (%s)",
+                     limit, why);
+    }
     *out = ix;
     return st;
 }
