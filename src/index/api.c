@@ -273,12 +273,12 @@ VINDEX_API vindex_status vindex_search(const vindex *ix, size_t nq, const float 
         return st;
     if (k == 0)
         return vx_fail(VINDEX_ERR_INVALID, "search: k must be at least 1");
-    if (k > VINDEX_MAX_K)
-        return vx_fail(VINDEX_ERR_INVALID, "search: k=%zu is more than VINDEX_MAX_K (%zu)", k,
-                       VINDEX_MAX_K);
     size_t nres;
     if (!vx_mul_ok(nq, k, &nres) || nres > (SIZE_MAX >> 4))
         return vx_fail(VINDEX_ERR_INVALID, "search: %zu queries x k=%zu results overflow", nq, k);
+    if (k > VINDEX_MAX_K)
+        return vx_fail(VINDEX_ERR_INVALID, "search: k=%zu is more than VINDEX_MAX_K (%zu)", k,
+                       VINDEX_MAX_K);
     if (nq > 0 && (!distances || !labels))
         return vx_fail(VINDEX_ERR_INVALID, "search: %s output is NULL",
                        distances ? "labels" : "distances");
