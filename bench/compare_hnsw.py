@@ -8,8 +8,8 @@ first nq test images one query per call (k = 10) for each efSearch of a sweep.
 Recall@10 is measured against the same exact neighbours for both (numpy,
 float64, computed once here and handed to both). QPS at recall
 0.95 and 0.99 is interpolated linearly on each engine's recall-QPS curve.
-vindex runs twice: IndexHNSWFlat (fp32) and IndexHNSWSQ (8-bit codes; exact on
-these 8-bit pixels). Memory: the growth of the process's resident set over the
+vindex runs three times: IndexHNSWFlat (fp32), IndexHNSWSQ with 8-bit codes
+(exact on these 8-bit pixels) and IndexHNSWSQ with fp16 codes. Memory: the growth of the process's resident set over the
 build (all), and vindex_memory_bytes. Each engine runs in its own process with one thread.
 The C side is bench/hnsw_bench.c, built as <build>/vindex_hnsw_bench or, when
 that is missing, compiled here against <build>/libvindex.a.
@@ -143,17 +143,19 @@ def main():
             + common)
     exe = vindex_bench_binary(a.build)
     sweep = ["--efc", str(a.efc), "--ef", ",".join(map(str, EFS))]
-    v = run([exe] + sweep + common)
-    s = run([exe, "--sq8", "1"] + sweep + common)
+    engines = [("HNSWFlat", run([exe] + sweep + common)),
+               ("HNSWSQ8", run([exe, "--sq8", "1"] + sweep + common)),
+               ("HNSWSQfp16", run([exe, "--fp16", "1"] + sweep + common))]
     os.unlink(gt_file.name)
-    print(json.dumps({"hnswlib": h, "vindex_flat": v, "vindex_sq8": s}))
+    print(json.dumps({"hnswlib": h, **{name: e for name, e in engines}}))
     print()
-    print("| efSearch | hnswlib recall | hnswlib QPS | HNSWFlat recall | HNSWFlat QPS | "
-          "HNSWSQ8 recall | HNSWSQ8 QPS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for sh, sv, ss in zip(h["sweep"], v["sweep"], s["sweep"]):
-        print(f"| {sh['ef']} | {sh['recall']:.4f} | {sh['qps']:.0f} | {sv['recall']:.4f} | "
-              f"{sv['qps']:.0f} | {ss['recall']:.4f} | {ss['qps']:.0f} |")
+    print("| efSearch | hnswlib recall | hnswlib QPS | "
+          + " | ".join(f"{n} recall | {n} QPS" for n, _ in engines) + " |")
+    print("|---:|---:|---:|" + "---:|---:|" * len(engines))
+    for i, sh in enumerate(h["sweep"]):
+        cells = " | ".join(f"{e['sweep'][i]['recall']:.4f} | {e['sweep'][i]['qps']:.0f}"
+                           for _, e in engines)
+        print(f"| {sh['ef']} | {sh['recall']:.4f} | {sh['qps']:.0f} | {cells} |")
     print()
 
     def fmt(x):
@@ -162,21 +164,23 @@ def main():
     def ratio(x, y):
         return f"{x / y:.2f}x" if x and y else "n/a"
 
-    print("| | hnswlib 0.6.2 (Debian) | vindex HNSWFlat | ratio | vindex HNSWSQ8 | ratio |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| | hnswlib 0.6.2 (Debian) | "
+          + " | ".join(f"vindex {n} | ratio" for n, _ in engines) + " |")
+    print("|---|---:|" + "---:|---:|" * len(engines))
     for target in (0.95, 0.99):
-        qh, qv, qs = (at_recall(e["sweep"], target) for e in (h, v, s))
-        print(f"| QPS at recall@10 = {target} | {fmt(qh)} | {fmt(qv)} | {ratio(qv, qh)} | "
-              f"{fmt(qs)} | {ratio(qs, qh)} |")
-    print(f"| build time (s), 1 thread | {h['build_s']:.1f} | {v['build_s']:.1f} | "
-          f"{ratio(v['build_s'], h['build_s'])} | {s['build_s']:.1f} | "
-          f"{ratio(s['build_s'], h['build_s'])} |")
+        qh = at_recall(h["sweep"], target)
+        cells = " | ".join(f"{fmt(q)} | {ratio(q, qh)}"
+                           for q in (at_recall(e["sweep"], target) for _, e in engines))
+        print(f"| QPS at recall@10 = {target} | {fmt(qh)} | {cells} |")
+    cells = " | ".join(f"{e['build_s']:.1f} | {ratio(e['build_s'], h['build_s'])}"
+                       for _, e in engines)
+    print(f"| build time (s), 1 thread | {h['build_s']:.1f} | {cells} |")
     hm = h["rss_growth_bytes"] / 1e6
-    vm, sm = v["rss_growth_bytes"] / 1e6, s["rss_growth_bytes"] / 1e6
-    print(f"| memory: RSS growth over the build (MB) | {hm:.1f} | {vm:.1f} | {vm / hm:.2f}x | "
-          f"{sm:.1f} | {sm / hm:.2f}x |")
-    print(f"| vindex_memory_bytes (MB) | | {v['memory_bytes'] / 1e6:.1f} | | "
-          f"{s['memory_bytes'] / 1e6:.1f} | |")
+    cells = " | ".join(f"{e['rss_growth_bytes'] / 1e6:.1f} | {e['rss_growth_bytes'] / 1e6 / hm:.2f}x"
+                       for _, e in engines)
+    print(f"| memory: RSS growth over the build (MB) | {hm:.1f} | {cells} |")
+    cells = " | ".join(f"{e['memory_bytes'] / 1e6:.1f} | " for _, e in engines)
+    print(f"| vindex_memory_bytes (MB) | | {cells} |")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
  * one JSON object; bench/compare_hnsw.py runs it beside hnswlib.
  *
  *   hnsw_bench [--M 16] [--efc 200] [--nq 1000] [--k 10] [--repeat 3]
- *              [--ef 10,16,24,32,48,64,96,128,192,256] [--gt FILE] [--sq8 1]
- * --sq8 1: IndexHNSWSQ (8-bit codes, trained on the base) instead of IndexHNSWFlat.
+ *              [--ef 10,16,24,32,48,64,96,128,192,256] [--gt FILE] [--sq8 1] [--fp16 1]
+ * --sq8 1: IndexHNSWSQ (8-bit codes, trained on the base) instead of IndexHNSWFlat;
+ * --fp16 1: IndexHNSWSQ with half floats.
  * --gt: exact neighbours, nq x k int64 (bench/compare_hnsw.py writes it); by
  * default they come from IndexFlatL2.
  * Threads: VINDEX_NUM_THREADS (the build uses them; searches are one per call).
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
     size_t nq = 1000, k = 10;
     char efs_arg[256] = "10,16,24,32,48,64,96,128,192,256";
     const char *gt_path = NULL;
-    int sq8 = 0;
+    int sq8 = 0, fp16 = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--M"))
             M = atoi(argv[i + 1]);
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
             repeat = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sq8"))
             sq8 = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--fp16"))
+            fp16 = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--gt"))
             gt_path = argv[i + 1];
         else if (!strcmp(argv[i], "--ef"))
@@ -106,8 +109,9 @@ int main(int argc, char **argv)
     }
 
     vindex *ix;
-    if ((sq8 ? vindex_hnsw_sq8_new(&ix, d, M, VINDEX_METRIC_L2)
-             : vindex_hnsw_flat_new(&ix, d, M, VINDEX_METRIC_L2)) ||
+    if ((sq8    ? vindex_hnsw_sq8_new(&ix, d, M, VINDEX_METRIC_L2)
+         : fp16 ? vindex_hnsw_fp16_new(&ix, d, M, VINDEX_METRIC_L2)
+                : vindex_hnsw_flat_new(&ix, d, M, VINDEX_METRIC_L2)) ||
         vindex_set_param(ix, "efConstruction", efc))
         return die("new");
     long rss0 = rss_bytes();
@@ -120,10 +124,10 @@ int main(int argc, char **argv)
     if (vindex_hnsw_validate(ix, NULL, report, sizeof report))
         return die("validate");
 
-    printf("{\"engine\": \"vindex %s\", \"simd\": \"%s\", \"threads\": %d, \"M\": %d, "
+    printf("{\"engine\": \"vindex %s%s\", \"simd\": \"%s\", \"threads\": %d, \"M\": %d, "
            "\"efConstruction\": %d, \"n\": %zu, \"d\": %d, \"nq\": %zu, \"k\": %zu, "
            "\"build_s\": %.4f, \"rss_growth_bytes\": %ld, \"memory_bytes\": %zu, \"graph\": \"%s\", \"sweep\": [",
-           vindex_type_name(ix), vindex_simd_level(), vindex_get_num_threads(), M, efc, base.n, d, nq, k, build_s, rss_growth,
+           vindex_type_name(ix), sq8 ? " SQ8" : fp16 ? " fp16" : "", vindex_simd_level(), vindex_get_num_threads(), M, efc, base.n, d, nq, k, build_s, rss_growth,
            vindex_memory_bytes(ix), report);
     float *dist = malloc(k * sizeof *dist);
     vindex_id *lab = malloc(nq * k * sizeof *lab);

@@ -296,6 +296,13 @@ VINDEX_API vindex_status vindex_hnsw_flat_new(vindex **out, int d, int M, vindex
  * reconstruct() decodes. Everything else as IndexHNSWFlat. */
 VINDEX_API vindex_status vindex_hnsw_sq8_new(vindex **out, int d, int M, vindex_metric metric);
 
+/* IndexHNSWSQ with IEEE half floats (Faiss: IndexHNSWSQ(d, QT_fp16, M)): each
+ * component in two bytes (fp16 rounding, relative error ~2^-11), no training;
+ * distances computed on the codes against the fp32 query (F16C conversions),
+ * and reported as such. Half the memory of IndexHNSWFlat for the vectors; L2
+ * or inner product. reconstruct() decodes. Everything else as IndexHNSWFlat. */
+VINDEX_API vindex_status vindex_hnsw_fp16_new(vindex **out, int d, int M, vindex_metric metric);
+
 /* Checks the graph's invariants: degrees within bounds, links only to live
  * nodes present on that level, no self or duplicate links, labels and slots
  * consistent, the entry point on the top level. Returns VINDEX_OK, or

@@ -1109,17 +1109,19 @@ class IndexHNSWFlat(IndexHNSW):
 
 
 class IndexHNSWSQ(IndexHNSW):
-    """HNSW graph over 8-bit scalar-quantized vectors (Faiss: IndexHNSWSQ(d,
-    qtype, M, metric=METRIC_L2)). vindex offers qtype
-    ScalarQuantizer.QT_8bit_uniform with METRIC_L2 only; needs train()
-    before add(). Distances are those between the codes."""
+    """HNSW graph over scalar-quantized vectors (Faiss: IndexHNSWSQ(d, qtype,
+    M, metric=METRIC_L2)). vindex offers qtype ScalarQuantizer.QT_8bit_uniform
+    (one byte a component, METRIC_L2 only, needs train() before add()) and
+    ScalarQuantizer.QT_fp16 (half floats, L2 or inner product, no training).
+    Distances are computed on the codes."""
 
     def __init__(self, d, qtype=ScalarQuantizer.QT_8bit_uniform, M=32, metric=METRIC_L2):
         q = _operator.index(qtype)
-        if q != ScalarQuantizer.QT_8bit_uniform:
+        kinds = {ScalarQuantizer.QT_8bit_uniform: "hnsw_sq8", ScalarQuantizer.QT_fp16: "hnsw_fp16"}
+        if q not in kinds:
             raise ArgumentError(f"IndexHNSWSQ: qtype {_SQ_NAMES.get(q, q)} is not supported by "
-                                f"vindex; only ScalarQuantizer.QT_8bit_uniform")
-        self._init_coded("hnsw_sq8", _operator.index(d), _operator.index(M), 0,
+                                f"vindex; use ScalarQuantizer.QT_8bit_uniform or QT_fp16")
+        self._init_coded(kinds[q], _operator.index(d), _operator.index(M), 0,
                          _c_metric(metric))
 
 

@@ -64,8 +64,8 @@
  * Level-0 links are one block of fixed-size records (count + M0 slots); upper
  * levels, held by 1/M of the nodes, get one small array per node. Vectors live
  * behind a storage interface (hnsw.h: distance from a query to a node, between
- * two nodes) so that SQ8, fp16 and PQ storage can come later; the fp32 store
- * here keeps them in one huge-page block. Visited marks are 16-bit epochs in a
+ * two nodes): fp32 and SQ8 stores here, fp16 in hnsw_fp16.c (PQ could plug in
+ * the same way); each keeps its vectors in one huge-page block. Visited marks are 16-bit epochs in a
  * per-search scratch (never in the index), reused across searches from a free
  * list, cleared only when the epoch wraps.
  *
@@ -843,6 +843,8 @@ static bool hnsw_labels_are_positions(const vindex *ix)
 static const vx_index_ops hnsw_flat_ops = {.type_name = "IndexHNSWFlat", HNSW_OPS_COMMON};
 static const vx_index_ops hnsw_sq_ops = {.type_name = "IndexHNSWSQ", .train = hnsw_sq_train,
                                          HNSW_OPS_COMMON};
+/* fp16 needs no training: Faiss's IndexHNSWSQ with QT_fp16 */
+static const vx_index_ops hnsw_fp16_ops = {.type_name = "IndexHNSWSQ", HNSW_OPS_COMMON};
 
 static vindex_status hnsw_new(vindex **out, int d, int M, vindex_metric metric,
                               const vx_index_ops *ops)
@@ -859,7 +861,9 @@ static vindex_status hnsw_new(vindex **out, int d, int M, vindex_metric metric,
     vx_hnsw *h = vx_calloc(1, sizeof *h);
     if (!h)
         return VINDEX_ERR_NOMEM;
-    h->store = ops == &hnsw_sq_ops ? vx_hnsw_store_sq8_new(d) : vx_hnsw_store_flat_new(d, metric);
+    h->store = ops == &hnsw_sq_ops     ? vx_hnsw_store_sq8_new(d)
+               : ops == &hnsw_fp16_ops ? vx_hnsw_store_fp16_new(d, metric)
+                                       : vx_hnsw_store_flat_new(d, metric);
     if (!h->store) {
         vx_free(h);
         return VINDEX_ERR_NOMEM;
@@ -890,6 +894,11 @@ VINDEX_API vindex_status vindex_hnsw_sq8_new(vindex **out, int d, int M, vindex_
     return hnsw_new(out, d, M, metric, &hnsw_sq_ops);
 }
 
+VINDEX_API vindex_status vindex_hnsw_fp16_new(vindex **out, int d, int M, vindex_metric metric)
+{
+    return hnsw_new(out, d, M, metric, &hnsw_fp16_ops);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Validation                                                                 */
 /* ------------------------------------------------------------------------- */
@@ -917,7 +926,7 @@ static vindex_status hnsw_validate_unlocked(const vindex *ix, int64_t *unreachab
         report[0] = '\0';
     if (!ix)
         return vx_fail(VINDEX_ERR_INVALID, "hnsw_validate: index is NULL");
-    if (ix->ops != &hnsw_flat_ops && ix->ops != &hnsw_sq_ops)
+    if (ix->ops != &hnsw_flat_ops && ix->ops != &hnsw_sq_ops && ix->ops != &hnsw_fp16_ops)
         return vx_fail(VINDEX_ERR_INVALID, "hnsw_validate: %s is not an HNSW index",
                        ix->ops->type_name);
     const vx_hnsw *h = (const vx_hnsw *)ix;

@@ -69,6 +69,10 @@ vx_hnsw_store *vx_hnsw_store_flat_new(int d, vindex_metric metric);
  * range [vmin, vmin + vdiff] learnt by training; distances between codes in
  * integers, the query encoded the same way. */
 vx_hnsw_store *vx_hnsw_store_sq8_new(int d);
+
+/* IEEE half floats (hnsw_fp16.c): 2 bytes a dimension, L2 or inner product,
+ * no training; distances on the codes against the fp32 query. */
+vx_hnsw_store *vx_hnsw_store_fp16_new(int d, vindex_metric metric);
 void vx_hnsw_store_sq8_train(vx_hnsw_store *s, size_t n, const float *x);
 
 /* ---- per-search scratch ------------------------------------------------- */

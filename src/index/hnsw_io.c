@@ -183,8 +183,10 @@ static vindex_status read_graph(vx_reader *r, vx_hnsw *h, size_t n, size_t nfree
     return VINDEX_OK;
 }
 
+typedef vindex_status (*hnsw_ctor)(vindex **out, int d, int M, vindex_metric metric);
+
 static vindex_status hnsw_read(vx_reader *r, const vx_io_index_header *hd, vindex **out,
-                               bool sq8)
+                               hnsw_ctor make)
 {
     vx_cursor c;
     uint32_t M, efc, efs;
@@ -210,8 +212,7 @@ static vindex_status hnsw_read(vx_reader *r, const vx_io_index_header *hd, vinde
                              "%lld, entry %lld, top level %lld)",
                              M, (unsigned long long)n, (unsigned long long)nfree,
                              (long long)hd->ntotal, (long long)entry, (long long)max_level);
-    if ((st = sq8 ? vindex_hnsw_sq8_new(out, hd->d, (int)M, hd->metric)
-                  : vindex_hnsw_flat_new(out, hd->d, (int)M, hd->metric)))
+    if ((st = make(out, hd->d, (int)M, hd->metric)))
         return st;
     vx_hnsw *h = (vx_hnsw *)*out;
     h->ef_construction = (int)efc;
@@ -249,10 +250,15 @@ static vindex_status hnsw_read(vx_reader *r, const vx_io_index_header *hd, vinde
 
 vindex_status vx_hnsw_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
 {
-    return hnsw_read(r, h, out, false);
+    return hnsw_read(r, h, out, vindex_hnsw_flat_new);
 }
 
 vindex_status vx_hnsw_sq8_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
 {
-    return hnsw_read(r, h, out, true);
+    return hnsw_read(r, h, out, vindex_hnsw_sq8_new);
+}
+
+vindex_status vx_hnsw_fp16_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    return hnsw_read(r, h, out, vindex_hnsw_fp16_new);
 }

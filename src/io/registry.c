@@ -10,6 +10,7 @@ static const vx_io_family families[] = {
     {VX_FAMILY_HNSW_SQ8, "IndexHNSWSQ", vx_hnsw_sq8_read},
     {VX_FAMILY_PQ_FASTSCAN, "IndexPQFastScan", vx_pqfs_read},
     {VX_FAMILY_IVFPQ_FASTSCAN, "IndexIVFPQFastScan", vx_ivfpqfs_read},
+    {VX_FAMILY_HNSW_FP16, "IndexHNSWSQ fp16", vx_hnsw_fp16_read},
 };
 
 const vx_io_family *vx_io_family_of(uint32_t tag)

@@ -18,6 +18,7 @@
 #define VX_FAMILY_HNSW_SQ8 VX_TAG('H', 'N', 'S', '8')
 #define VX_FAMILY_PQ_FASTSCAN VX_TAG('P', 'Q', 'F', 'S')
 #define VX_FAMILY_IVFPQ_FASTSCAN VX_TAG('I', 'V', 'F', 'S')
+#define VX_FAMILY_HNSW_FP16 VX_TAG('H', 'N', 'S', 'H')
 
 /* Builds the index whose INDX section (h) was just read, from the sections
  * that follow it, in the order its write op wrote them. On failure *out is
@@ -44,5 +45,6 @@ vindex_status vx_pqfs_read(vx_reader *r, const vx_io_index_header *h, vindex **o
 vindex_status vx_ivfpqfs_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_hnsw_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_hnsw_sq8_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_hnsw_fp16_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 
 #endif

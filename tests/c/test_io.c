@@ -27,6 +27,7 @@ enum kind {
     K_HNSW_FLAT,
     K_HNSW_IP,
     K_HNSW_SQ8,
+    K_HNSW_FP16,
     K_IVF_HNSW,
     K_COUNT
 };
@@ -35,7 +36,7 @@ static const char *kind_name[K_COUNT] = {"Flat L2",  "Flat L2 split", "Flat IP",
                                          "IDMap",    "IDMap2",        "IVFFlat",
                                          "IVFFlat array map", "IVFFlat IP hash map",
                                          "HNSWFlat with free slots", "HNSWFlat IP",
-                                         "HNSWSQ8", "IVFFlat over HNSW"};
+                                         "HNSWSQ8", "HNSWSQ fp16", "IVFFlat over HNSW"};
 
 enum { NQ = 7, K = 5 };
 
@@ -95,11 +96,13 @@ static vindex *build(enum kind k)
     }
     case K_HNSW_FLAT:
     case K_HNSW_IP:
-    case K_HNSW_SQ8: {
+    case K_HNSW_SQ8:
+    case K_HNSW_FP16: {
         /* M = 4: a quarter of the nodes reach level 1, so upper lists exist */
         vindex_metric m = k == K_HNSW_IP ? VINDEX_METRIC_INNER_PRODUCT : VINDEX_METRIC_L2;
-        ASSERT_OK(k == K_HNSW_SQ8 ? vindex_hnsw_sq8_new(&ix, d, 4, m)
-                                  : vindex_hnsw_flat_new(&ix, d, 4, m));
+        ASSERT_OK(k == K_HNSW_SQ8    ? vindex_hnsw_sq8_new(&ix, d, 4, m)
+                  : k == K_HNSW_FP16 ? vindex_hnsw_fp16_new(&ix, d, 4, VINDEX_METRIC_INNER_PRODUCT)
+                                     : vindex_hnsw_flat_new(&ix, d, 4, m));
         ASSERT_OK(vindex_set_param(ix, "efSearch", 8));
         if (k == K_HNSW_SQ8)
             ASSERT_OK(vindex_train(ix, n, x));
@@ -293,7 +296,7 @@ static void hnsw_read_back(void **state)
     path_of(path, sizeof path, "hnsw.vindex");
     int threads = vindex_get_num_threads();
     vindex_set_num_threads(1); /* builds exactly reproducible */
-    for (int k = K_HNSW_FLAT; k <= K_HNSW_SQ8; k++) {
+    for (int k = K_HNSW_FLAT; k <= K_HNSW_FP16; k++) {
         vindex *ix = build((enum kind)k), *m = NULL, *c = NULL;
         ASSERT_OK(vindex_write(ix, path));
         ASSERT_OK(vindex_read(&m, path, VINDEX_IO_MMAP));

@@ -92,6 +92,29 @@ def test_hnsw_sq(data):
                           faiss.METRIC_INNER_PRODUCT)
 
 
+def test_hnsw_sq_fp16(data):
+    """IndexHNSWSQ(d, QT_fp16, M): no training, recall and distances as fp32
+    within half precision, both metrics."""
+    xb, xq = data
+    _, I_ref = exact_knn(xq, xb, 10)
+    for ef in (16, 64):
+        index = faiss.IndexHNSWSQ(D, faiss.ScalarQuantizer.QT_fp16, 16)
+        assert index.is_trained
+        index.add(xb)
+        index.hnsw.efSearch = ef
+        Dd, I = index.search(xq, 10)
+        assert recall_at(I, I_ref) >= (0.95 if ef == 16 else 0.98)
+        np.testing.assert_allclose(Dd, ((xq[:, None] - xb[I]) ** 2).sum(-1), rtol=2e-3, atol=1e-3)
+    assert index.validate()[0] == 0
+    assert D * 2 * len(xb) <= index.memory_bytes() < D * 4 * len(xb) + 200 * len(xb)
+    np.testing.assert_allclose(index.reconstruct(5), xb[5], rtol=1e-3, atol=1e-6)
+    ip = faiss.IndexHNSWSQ(D, faiss.ScalarQuantizer.QT_fp16, 16, faiss.METRIC_INNER_PRODUCT)
+    ip.add(xb)
+    ip.hnsw.efSearch = 128
+    _, I_ip = exact_knn(xq, xb, 10, "ip")
+    assert recall_at(ip.search(xq, 10)[1], I_ip) >= 0.9
+
+
 def test_hnsw_bad_input():
     with pytest.raises(faiss.ArgumentError, match="M"):
         faiss.IndexHNSWFlat(D, 1)

@@ -39,8 +39,10 @@ def make(kind):
             ix.add(XB)
             ix.make_direct_map()
         ix.nprobe = 3
-    elif kind in ("hnsw", "hnsw_sq"):
-        ix = faiss.IndexHNSWFlat(D, 8) if kind == "hnsw" else faiss.IndexHNSWSQ(D, M=8)
+    elif kind in ("hnsw", "hnsw_sq", "hnsw_fp16"):
+        ix = faiss.IndexHNSWFlat(D, 8) if kind == "hnsw" else faiss.IndexHNSWSQ(
+            D, faiss.ScalarQuantizer.QT_fp16 if kind == "hnsw_fp16"
+            else faiss.ScalarQuantizer.QT_8bit_uniform, 8)
         ix.hnsw.efSearch = 24
         ix.train(XB)
         ix.add(XB)
@@ -55,11 +57,12 @@ def make(kind):
 
 
 KINDS = ["flat_l2", "flat_ip", "idmap", "idmap2", "ivf", "ivf_ip_hash", "hnsw", "hnsw_sq",
-         "ivf_hnsw"]
+         "hnsw_fp16", "ivf_hnsw"]
 CLASSES = {"flat_l2": faiss.IndexFlatL2, "flat_ip": faiss.IndexFlatIP,
            "idmap": faiss.IndexIDMap, "idmap2": faiss.IndexIDMap2,
            "ivf": faiss.IndexIVFFlat, "ivf_ip_hash": faiss.IndexIVFFlat,
            "hnsw": faiss.IndexHNSWFlat, "hnsw_sq": faiss.IndexHNSWSQ,
+           "hnsw_fp16": faiss.IndexHNSWSQ,
            "ivf_hnsw": faiss.IndexIVFFlat}
 
 
