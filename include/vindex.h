@@ -303,6 +303,15 @@ VINDEX_API vindex_status vindex_hnsw_sq8_new(vindex **out, int d, int M, vindex_
  * or inner product. reconstruct() decodes. Everything else as IndexHNSWFlat. */
 VINDEX_API vindex_status vindex_hnsw_fp16_new(vindex **out, int d, int M, vindex_metric metric);
 
+/* IndexHNSWPQ (Faiss: IndexHNSWPQ(d, pq_M, M)): vectors as product-quantizer
+ * codes of pq_M bytes (8-bit sub-codes; pq_M divides d), learnt by train()
+ * (needed before add()). Searches score codes from the query's distance table;
+ * the build compares codes through the symmetric table of centroid distances
+ * (pq_M x 256 x 256 floats). Distances are those of the codes. L2 only. Not
+ * serializable yet. Everything else as IndexHNSWFlat. */
+VINDEX_API vindex_status vindex_hnsw_pq_new(vindex **out, int d, int pq_M, int M,
+                                            vindex_metric metric);
+
 /* Checks the graph's invariants: degrees within bounds, links only to live
  * nodes present on that level, no self or duplicate links, labels and slots
  * consistent, the entry point on the top level. Returns VINDEX_OK, or

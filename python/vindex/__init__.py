@@ -59,7 +59,7 @@ __all__ = [
     "set_log_callback", "ProductQuantizer", "IndexPQ", "IndexIVFPQ", "ScalarQuantizer",
     "IndexScalarQuantizer", "IndexIVFScalarQuantizer", "IndexHNSW", "IndexHNSWFlat",
     "IndexHNSWSQ", "index_factory", "reverse_index_factory", "vector_to_array",
-    "IndexBinary", "IndexBinaryFlat", "IndexPQFastScan", "IndexIVFPQFastScan",
+    "IndexBinary", "IndexBinaryFlat", "IndexPQFastScan", "IndexIVFPQFastScan", "IndexHNSWPQ",
 ]
 
 # ---------------------------------------------------------------------------
@@ -1123,6 +1123,20 @@ class IndexHNSWSQ(IndexHNSW):
                                 f"vindex; use ScalarQuantizer.QT_8bit_uniform or QT_fp16")
         self._init_coded(kinds[q], _operator.index(d), _operator.index(M), 0,
                          _c_metric(metric))
+
+
+class IndexHNSWPQ(IndexHNSW):
+    """HNSW graph over product-quantizer codes (Faiss: IndexHNSWPQ(d, pq_m, M,
+    pq_nbits=8)): pq_m bytes a vector (pq_m divides d), learnt by train()
+    before add(); METRIC_L2. Distances are those of the codes. vindex offers
+    pq_nbits = 8."""
+
+    def __init__(self, d, pq_m, M=32, pq_nbits=8, metric=METRIC_L2):
+        if _operator.index(pq_nbits) != 8:
+            raise ArgumentError(f"IndexHNSWPQ: pq_nbits {pq_nbits} is not supported by vindex; "
+                                f"only 8")
+        self._init_coded("hnsw_pq", _operator.index(d), _operator.index(M),
+                         _operator.index(pq_m), _c_metric(metric))
 
 
 # ---------------------------------------------------------------------------

@@ -867,7 +867,7 @@ static PyObject *Index_init_ivf_quantized(IndexObject *self, PyObject *args)
 /* _init_coded(kind, d, a, b, c_metric): a family without sub-index.
  * "pq": vindex_pq_new(d, M=a, nbits=b) ("pqfs": vindex_pq_fastscan_new); "sq": vindex_sq_new(d, type=a);
  * "hnsw_flat": vindex_hnsw_flat_new(d, M=a); "hnsw_sq8": vindex_hnsw_sq8_new(d, M=a);
- * "hnsw_fp16": vindex_hnsw_fp16_new(d, M=a). */
+ * "hnsw_fp16": vindex_hnsw_fp16_new(d, M=a); "hnsw_pq": vindex_hnsw_pq_new(d, pq_M=b, M=a). */
 static PyObject *Index_init_coded(IndexObject *self, PyObject *args)
 {
     const char *kind;
@@ -889,6 +889,8 @@ static PyObject *Index_init_coded(IndexObject *self, PyObject *args)
         st = vindex_hnsw_sq8_new(&self->ix, d, a, m);
     else if (!strcmp(kind, "hnsw_fp16"))
         st = vindex_hnsw_fp16_new(&self->ix, d, a, m);
+    else if (!strcmp(kind, "hnsw_pq"))
+        st = vindex_hnsw_pq_new(&self->ix, d, b, a, m);
     else
         return PyErr_Format(PyExc_ValueError, "_init_coded: unknown kind '%s'", kind);
     return st ? raise_status(st) : Py_NewRef(Py_None);

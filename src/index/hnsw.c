@@ -64,8 +64,8 @@
  * Level-0 links are one block of fixed-size records (count + M0 slots); upper
  * levels, held by 1/M of the nodes, get one small array per node. Vectors live
  * behind a storage interface (hnsw.h: distance from a query to a node, between
- * two nodes): fp32 and SQ8 stores here, fp16 in hnsw_fp16.c (PQ could plug in
- * the same way); each keeps its vectors in one huge-page block. Visited marks are 16-bit epochs in a
+ * two nodes): fp32 and SQ8 stores here, fp16 in hnsw_fp16.c, PQ codes in
+ * hnsw_pq.c; each keeps its vectors in one huge-page block. Visited marks are 16-bit epochs in a
  * per-search scratch (never in the index), reused across searches from a free
  * list, cleared only when the epoch wraps.
  *
@@ -94,6 +94,22 @@
 /* fp32 storage                                                               */
 /* ------------------------------------------------------------------------- */
 
+vindex_status vx_hnsw_store_regrow(void **arr, size_t cap, size_t keep, size_t row_bytes)
+{
+    size_t bytes;
+    if (!vx_mul_ok(cap, row_bytes, &bytes))
+        return vx_fail(VINDEX_ERR_NOMEM, "add: %zu vectors of %zu bytes overflow", cap, row_bytes);
+    void *p = vx_alloc_big(bytes ? bytes : 1, 1);
+    if (!p)
+        return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu vectors of %zu bytes", cap,
+                       row_bytes);
+    if (keep)
+        memcpy(p, *arr, keep * row_bytes);
+    vx_free(*arr);
+    *arr = p;
+    return VINDEX_OK;
+}
+
 typedef struct flat_store {
     vx_hnsw_store base;
     float *x;
@@ -117,19 +133,11 @@ static inline void fs_prefetch_vec(const flat_store *f, uint32_t slot)
 static vindex_status fs_reserve(vx_hnsw_store *s, size_t cap, size_t keep)
 {
     flat_store *f = (flat_store *)s;
-    size_t d = (size_t)s->d, elems;
-    if (!vx_mul_ok(cap, d, &elems))
-        return vx_fail(VINDEX_ERR_NOMEM, "add: %zu vectors of dimension %zu overflow", cap, d);
-    float *x = vx_alloc_big(elems, sizeof(float));
-    if (!x)
-        return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu vectors of dimension %zu",
-                       cap, d);
-    if (keep)
-        memcpy(x, f->x, keep * d * sizeof(float));
-    vx_free(f->x);
-    f->x = x;
-    f->cap = cap;
-    return VINDEX_OK;
+    vindex_status st = vx_hnsw_store_regrow((void **)&f->x, cap, keep,
+                                            (size_t)s->d * sizeof(float));
+    if (!st)
+        f->cap = cap;
+    return st;
 }
 
 static void fs_set(vx_hnsw_store *s, size_t slot, const float *x)
@@ -346,7 +354,7 @@ static void sq_encode(const sq8_store *q, const float *x, uint8_t *c)
     }
 }
 
-void vx_hnsw_store_sq8_train(vx_hnsw_store *s, size_t n, const float *x)
+static vindex_status sq_train(vx_hnsw_store *s, size_t n, const float *x)
 {
     sq8_store *q = (sq8_store *)s;
     size_t total = n * (size_t)s->d;
@@ -359,31 +367,19 @@ void vx_hnsw_store_sq8_train(vx_hnsw_store *s, size_t n, const float *x)
     q->vdiff = hi - lo;
     float step = q->vdiff / 255.0f;
     q->scale2 = step * step;
+    return VINDEX_OK;
 }
 
 static vindex_status sq_reserve(vx_hnsw_store *s, size_t cap, size_t keep)
 {
     sq8_store *q = (sq8_store *)s;
-    size_t d = (size_t)s->d, bytes;
-    if (!vx_mul_ok(cap, d, &bytes))
-        return vx_fail(VINDEX_ERR_NOMEM, "add: %zu codes of %zu bytes overflow", cap, d);
-    int8_t *c = vx_alloc_big(bytes, 1);
-    uint32_t *nr = vx_alloc(cap ? cap : 1, sizeof *nr);
-    if (!c || !nr) {
-        vx_free(c);
-        vx_free(nr);
-        return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu codes", cap);
-    }
-    if (keep) {
-        memcpy(c, q->codes, keep * d);
-        memcpy(nr, q->norms, keep * sizeof *nr);
-    }
-    vx_free(q->codes);
-    vx_free(q->norms);
-    q->codes = c;
-    q->norms = nr;
-    q->cap = cap;
-    return VINDEX_OK;
+    /* norms first: if the codes then fail, a longer norms array is harmless */
+    vindex_status st = vx_hnsw_store_regrow((void **)&q->norms, cap, keep, sizeof *q->norms);
+    if (!st)
+        st = vx_hnsw_store_regrow((void **)&q->codes, cap, keep, (size_t)s->d);
+    if (!st)
+        q->cap = cap;
+    return st;
 }
 
 static void sq_set(vx_hnsw_store *s, size_t slot, const float *x)
@@ -537,7 +533,7 @@ static const vx_hnsw_store_ops sq8_store_ops = {
     .name = "SQ8", .reserve = sq_reserve, .set = sq_set, .get = sq_get, .prepare = sq_prepare,
     .dist_many = sq_dist_many, .dist_one = sq_dist_one, .dist_pair = sq_dist_pair,
     .prefetch = sq_prefetch, .memory = sq_memory, .clear = sq_clear, .destroy = sq_destroy,
-    .family_tag = VX_FAMILY_HNSW_SQ8, .write = sq_write, .read = sq_read};
+    .family_tag = VX_FAMILY_HNSW_SQ8, .write = sq_write, .read = sq_read, .train = sq_train};
 
 vx_hnsw_store *vx_hnsw_store_sq8_new(int d)
 {
@@ -612,6 +608,8 @@ static bool scratch_fit(const vx_hnsw *h, vx_hnsw_scratch *sc, size_t ef, size_t
         sc->buf_cap = nbuf;
     }
     size_t qb = (size_t)h->base.d * sizeof(float) + 128; /* room for sq8_query */
+    if (qb < h->store->query_bytes)
+        qb = h->store->query_bytes;
     if (sc->qbuf_cap < qb) {
         void *b = vx_alloc(qb, 1);
         if (!b)
@@ -810,7 +808,8 @@ static vindex_status hnsw_get_param(const vindex *ix, const char *name, double *
     return VINDEX_OK;
 }
 
-static vindex_status hnsw_sq_train(vindex *ix, size_t n, const float *x)
+/* Storages that learn (SQ8, PQ) train only while the index is empty. */
+static vindex_status hnsw_train(vindex *ix, size_t n, const float *x)
 {
     vx_hnsw *h = (vx_hnsw *)ix;
     if (ix->ntotal > 0)
@@ -819,9 +818,10 @@ static vindex_status hnsw_sq_train(vindex *ix, size_t n, const float *x)
     if (n == 0)
         return vx_fail(VINDEX_ERR_INVALID, "train: %s needs at least one training vector",
                        ix->ops->type_name);
-    vx_hnsw_store_sq8_train(h->store, n, x);
-    ix->is_trained = true;
-    return VINDEX_OK;
+    vindex_status st = h->store->ops->train(h->store, n, x);
+    if (!st)
+        ix->is_trained = true;
+    return st;
 }
 
 /* Labels lie in [0, next_label) and are unique, so there are ntotal of them
@@ -837,17 +837,21 @@ static bool hnsw_labels_are_positions(const vindex *ix)
     .labels_are_positions = hnsw_labels_are_positions,                                        \
     .range_search = vx_hnsw_range_search, .reconstruct = hnsw_reconstruct,                    \
     .remove_ids = vx_hnsw_remove_ids, .reset = hnsw_reset, .destroy = hnsw_destroy,           \
-    .memory_bytes = hnsw_memory, .set_param = hnsw_set_param, .get_param = hnsw_get_param,    \
-    .write = vx_hnsw_write
+    .memory_bytes = hnsw_memory, .set_param = hnsw_set_param, .get_param = hnsw_get_param
 
-static const vx_index_ops hnsw_flat_ops = {.type_name = "IndexHNSWFlat", HNSW_OPS_COMMON};
-static const vx_index_ops hnsw_sq_ops = {.type_name = "IndexHNSWSQ", .train = hnsw_sq_train,
-                                         HNSW_OPS_COMMON};
+static const vx_index_ops hnsw_flat_ops = {.type_name = "IndexHNSWFlat", .write = vx_hnsw_write,
+                                           HNSW_OPS_COMMON};
+static const vx_index_ops hnsw_sq_ops = {.type_name = "IndexHNSWSQ", .train = hnsw_train,
+                                         .write = vx_hnsw_write, HNSW_OPS_COMMON};
 /* fp16 needs no training: Faiss's IndexHNSWSQ with QT_fp16 */
-static const vx_index_ops hnsw_fp16_ops = {.type_name = "IndexHNSWSQ", HNSW_OPS_COMMON};
+static const vx_index_ops hnsw_fp16_ops = {.type_name = "IndexHNSWSQ", .write = vx_hnsw_write,
+                                           HNSW_OPS_COMMON};
+/* no serializer yet: it waits for the PQ codec's sections (docs/FORMAT.md) */
+static const vx_index_ops hnsw_pq_ops = {.type_name = "IndexHNSWPQ", .train = hnsw_train,
+                                         HNSW_OPS_COMMON};
 
 static vindex_status hnsw_new(vindex **out, int d, int M, vindex_metric metric,
-                              const vx_index_ops *ops)
+                              const vx_index_ops *ops, int pq_M)
 {
     vx_clear_error();
     vindex_status st = vx_check_new_args(out, d, metric, ops->type_name);
@@ -855,20 +859,27 @@ static vindex_status hnsw_new(vindex **out, int d, int M, vindex_metric metric,
         return st;
     if (M < 2 || M > 512)
         return vx_fail(VINDEX_ERR_INVALID, "%s: M %d must be in 2..512", ops->type_name, M);
-    if (ops == &hnsw_sq_ops && metric != VINDEX_METRIC_L2)
+    if ((ops == &hnsw_sq_ops || ops == &hnsw_pq_ops) && metric != VINDEX_METRIC_L2)
         return vx_fail(VINDEX_ERR_UNSUPPORTED, "%s: only the L2 metric is supported",
                        ops->type_name);
     vx_hnsw *h = vx_calloc(1, sizeof *h);
     if (!h)
         return VINDEX_ERR_NOMEM;
-    h->store = ops == &hnsw_sq_ops     ? vx_hnsw_store_sq8_new(d)
-               : ops == &hnsw_fp16_ops ? vx_hnsw_store_fp16_new(d, metric)
-                                       : vx_hnsw_store_flat_new(d, metric);
+    if (ops == &hnsw_pq_ops) {
+        if ((st = vx_hnsw_store_pq_new(d, pq_M, &h->store))) {
+            vx_free(h);
+            return st;
+        }
+    } else {
+        h->store = ops == &hnsw_sq_ops     ? vx_hnsw_store_sq8_new(d)
+                   : ops == &hnsw_fp16_ops ? vx_hnsw_store_fp16_new(d, metric)
+                                           : vx_hnsw_store_flat_new(d, metric);
+    }
     if (!h->store) {
         vx_free(h);
         return VINDEX_ERR_NOMEM;
     }
-    vx_index_init(&h->base, ops, d, metric, ops != &hnsw_sq_ops);
+    vx_index_init(&h->base, ops, d, metric, !ops->train);
     h->M = M;
     h->M0 = 2 * M;
     h->ef_construction = 40; /* Faiss's defaults */
@@ -886,17 +897,23 @@ static vindex_status hnsw_new(vindex **out, int d, int M, vindex_metric metric,
 
 VINDEX_API vindex_status vindex_hnsw_flat_new(vindex **out, int d, int M, vindex_metric metric)
 {
-    return hnsw_new(out, d, M, metric, &hnsw_flat_ops);
+    return hnsw_new(out, d, M, metric, &hnsw_flat_ops, 0);
 }
 
 VINDEX_API vindex_status vindex_hnsw_sq8_new(vindex **out, int d, int M, vindex_metric metric)
 {
-    return hnsw_new(out, d, M, metric, &hnsw_sq_ops);
+    return hnsw_new(out, d, M, metric, &hnsw_sq_ops, 0);
 }
 
 VINDEX_API vindex_status vindex_hnsw_fp16_new(vindex **out, int d, int M, vindex_metric metric)
 {
-    return hnsw_new(out, d, M, metric, &hnsw_fp16_ops);
+    return hnsw_new(out, d, M, metric, &hnsw_fp16_ops, 0);
+}
+
+VINDEX_API vindex_status vindex_hnsw_pq_new(vindex **out, int d, int pq_M, int M,
+                                            vindex_metric metric)
+{
+    return hnsw_new(out, d, M, metric, &hnsw_pq_ops, pq_M);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -926,7 +943,8 @@ static vindex_status hnsw_validate_unlocked(const vindex *ix, int64_t *unreachab
         report[0] = '\0';
     if (!ix)
         return vx_fail(VINDEX_ERR_INVALID, "hnsw_validate: index is NULL");
-    if (ix->ops != &hnsw_flat_ops && ix->ops != &hnsw_sq_ops && ix->ops != &hnsw_fp16_ops)
+    if (ix->ops != &hnsw_flat_ops && ix->ops != &hnsw_sq_ops && ix->ops != &hnsw_fp16_ops &&
+        ix->ops != &hnsw_pq_ops)
         return vx_fail(VINDEX_ERR_INVALID, "hnsw_validate: %s is not an HNSW index",
                        ix->ops->type_name);
     const vx_hnsw *h = (const vx_hnsw *)ix;

@@ -53,6 +53,9 @@ typedef struct vx_hnsw_store_ops {
     uint32_t family_tag;
     void (*write)(const vx_hnsw_store *s, vx_writer *w, size_t n);
     vindex_status (*read)(vx_hnsw_store *s, vx_reader *r, size_t n, bool mapped);
+    /* Learns the encoding from n vectors (NULL: nothing to learn); all or
+     * nothing. */
+    vindex_status (*train)(vx_hnsw_store *s, size_t n, const float *x);
 } vx_hnsw_store_ops;
 
 struct vx_hnsw_store {
@@ -60,7 +63,12 @@ struct vx_hnsw_store {
     int d;
     vindex_metric metric;
     bool borrowed; /* the vectors lie in a mapped file: never freed or written */
+    size_t query_bytes; /* what prepare() writes to its buffer, beyond 4d + 128 bytes */
 };
+
+/* For a store's reserve: *arr becomes a huge-page block of cap rows of
+ * row_bytes, the first keep rows kept; unchanged on failure (NOMEM recorded). */
+vindex_status vx_hnsw_store_regrow(void **arr, size_t cap, size_t keep, size_t row_bytes);
 
 /* fp32 storage: vectors as they are. */
 vx_hnsw_store *vx_hnsw_store_flat_new(int d, vindex_metric metric);
@@ -73,7 +81,11 @@ vx_hnsw_store *vx_hnsw_store_sq8_new(int d);
 /* IEEE half floats (hnsw_fp16.c): 2 bytes a dimension, L2 or inner product,
  * no training; distances on the codes against the fp32 query. */
 vx_hnsw_store *vx_hnsw_store_fp16_new(int d, vindex_metric metric);
-void vx_hnsw_store_sq8_train(vx_hnsw_store *s, size_t n, const float *x);
+
+/* Product-quantizer codes (hnsw_pq.c, L2 only): pq_M bytes a vector, learnt by
+ * training; asymmetric distances from the query's table, symmetric ones
+ * between codes. Fails as vx_pq_init does for a bad (d, pq_M). */
+vindex_status vx_hnsw_store_pq_new(int d, int pq_M, vx_hnsw_store **out);
 
 /* ---- per-search scratch ------------------------------------------------- */
 /*

@@ -82,18 +82,11 @@ static inline float f16_score(const f16_store *f, const float *q, const uint16_t
 static vindex_status f16_reserve(vx_hnsw_store *s, size_t cap, size_t keep)
 {
     f16_store *f = (f16_store *)s;
-    size_t d = (size_t)s->d, elems;
-    if (!vx_mul_ok(cap, d, &elems))
-        return vx_fail(VINDEX_ERR_NOMEM, "add: %zu codes of dimension %zu overflow", cap, d);
-    uint16_t *c = vx_alloc_big(elems, sizeof *c);
-    if (!c)
-        return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu codes", cap);
-    if (keep)
-        memcpy(c, f->codes, keep * d * sizeof *c);
-    vx_free(f->codes);
-    f->codes = c;
-    f->cap = cap;
-    return VINDEX_OK;
+    vindex_status st = vx_hnsw_store_regrow((void **)&f->codes, cap, keep,
+                                            (size_t)s->d * sizeof(uint16_t));
+    if (!st)
+        f->cap = cap;
+    return st;
 }
 
 static void f16_set(vx_hnsw_store *s, size_t slot, const float *x)

@@ -103,7 +103,7 @@ def test_hnsw_sq_fp16(data):
         index.add(xb)
         index.hnsw.efSearch = ef
         Dd, I = index.search(xq, 10)
-        assert recall_at(I, I_ref) >= (0.95 if ef == 16 else 0.98)
+        assert recall_at(I, I_ref) >= 0.98  # measured 1.0 at both
         np.testing.assert_allclose(Dd, ((xq[:, None] - xb[I]) ** 2).sum(-1), rtol=2e-3, atol=1e-3)
     assert index.validate()[0] == 0
     assert D * 2 * len(xb) <= index.memory_bytes() < D * 4 * len(xb) + 200 * len(xb)
@@ -112,7 +112,7 @@ def test_hnsw_sq_fp16(data):
     ip.add(xb)
     ip.hnsw.efSearch = 128
     _, I_ip = exact_knn(xq, xb, 10, "ip")
-    assert recall_at(ip.search(xq, 10)[1], I_ip) >= 0.9
+    assert recall_at(ip.search(xq, 10)[1], I_ip) >= 0.97  # measured 0.998
 
 
 def test_hnsw_bad_input():
@@ -157,3 +157,29 @@ def test_ivf_with_hnsw_quantizer(data):
     custom.add_with_ids(xb[:4], np.array([3, 9, 20, 40]))
     with pytest.raises(RuntimeError):
         faiss.IndexIVFFlat(custom, D, 4)
+
+
+def test_hnsw_pq(data):
+    """IndexHNSWPQ(d, pq_m, M): trained codes; at a wide beam the graph finds
+    what an exhaustive IndexPQ scan of the same codes finds."""
+    xb, xq = data
+    index = faiss.IndexHNSWPQ(D, 6, 16)
+    assert isinstance(index, faiss.IndexHNSW) and not index.is_trained
+    with pytest.raises(RuntimeError):
+        index.add(xb)
+    index.train(xb)
+    index.add(xb)
+    index.hnsw.efSearch = 128
+    pq = faiss.IndexPQ(D, 6, 8)
+    pq.train(xb)
+    pq.add(xb)
+    Dg, Ig = index.search(xq, 10)
+    Dp, Ip = pq.search(xq, 10)
+    assert recall_at(Ig, Ip) >= 0.95
+    _, I_ref = exact_knn(xq, xb, 10)
+    assert recall_at(Ig, I_ref) >= 0.5  # measured 0.612: the codes' own limit
+    assert index.validate()[0] == 0
+    with pytest.raises(faiss.ArgumentError):
+        faiss.IndexHNSWPQ(D, 5, 16)  # 5 does not divide 24
+    with pytest.raises(faiss.ArgumentError):
+        faiss.IndexHNSWPQ(D, 6, 16, pq_nbits=4)
