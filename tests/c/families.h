@@ -25,6 +25,16 @@ static inline vindex_status family_make_hnsw_sq8(vindex **out)
     return vindex_hnsw_sq8_new(out, FAMILY_D, 8, VINDEX_METRIC_L2);
 }
 
+static inline vindex_status family_make_hnsw_fp16(vindex **out)
+{
+    return vindex_hnsw_fp16_new(out, FAMILY_D, 8, VINDEX_METRIC_L2);
+}
+
+static inline vindex_status family_make_hnsw_pq(vindex **out)
+{
+    return vindex_hnsw_pq_new(out, FAMILY_D, 4, 8, VINDEX_METRIC_L2);
+}
+
 static const family families[] = {
     {.spec = "Flat"},
     {.spec = "IDMap,Flat", .with_ids = true},
@@ -36,6 +46,10 @@ static const family families[] = {
     {.spec = "SQ8"},
     {.spec = "HNSW8", .one_thread = true, .param = "efSearch"},
     {.spec = "HNSW8_SQ8", .one_thread = true, .param = "efSearch", .make = family_make_hnsw_sq8},
+    {.spec = "HNSW8_fp16", .one_thread = true, .param = "efSearch",
+     .make = family_make_hnsw_fp16},
+    {.spec = "HNSW8_PQ4", .one_thread = true, .param = "efSearch", .make = family_make_hnsw_pq},
+    {.spec = "IVF8_HNSW4,Flat", .param = "nprobe"},
     {.spec = "LSH"},
     {.spec = "PQ4x4,RFlat", .param = "k_factor"},
     {.spec = "PCA8,Flat"},
