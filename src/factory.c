@@ -25,6 +25,9 @@
  *   PQ<M>x4fs                 4-bit PQ fast-scan (also as IVF codes: IVF<n>,PQ<M>x4fs)
  *   SQ8 | SQ4 | SQfp16 ...    scalar quantizer codes
  *   HNSW<M>[,Flat]            graph over full vectors
+ *   HNSW<M>_SQ8 | HNSW<M>_SQfp16 | HNSW<M>_PQ<m>
+ *                             graph over 8-bit (IndexHNSWSQ, one range for all
+ *                             dimensions), half-float or PQ codes (m bytes)
  *   LSH[<nbits>][r][t]        IndexLSH(d, nbits (default d), r: rotate_data,
  *                             t: train_thresholds); L2 only, as Faiss
  *
@@ -42,6 +45,7 @@
 
 #include "core/error.h"
 #include "index/composite.h"
+#include "index/hnsw.h"
 #include "index/index.h"
 #include "quant/transforms.h"
 
@@ -289,9 +293,21 @@ static vindex_status parse_main(parser *p, vindex **out)
         long m;
         if (!read_count(&r, &m) || m > 512)
             return fail_at(p, t, VINDEX_ERR_INVALID, "HNSW needs a neighbour count, as in HNSW32");
-        if (*r == '_')
-            return fail_at(p, t, VINDEX_ERR_UNSUPPORTED,
-                           "compressed HNSW storage is not available in vindex yet");
+        if (*r == '_') { /* compressed storage */
+            long pq_m;
+            const char *c = r + 1;
+            if (!strcmp(c, "SQ8"))
+                st = vindex_hnsw_sq8_new(out, p->d, (int)m, p->metric);
+            else if (!strcmp(c, "SQfp16"))
+                st = vindex_hnsw_fp16_new(out, p->d, (int)m, p->metric);
+            else if (!strncmp(c, "PQ", 2) && (c += 2, read_count(&c, &pq_m)) && !*c &&
+                     pq_m <= p->d)
+                st = vindex_hnsw_pq_new(out, p->d, (int)pq_m, (int)m, p->metric);
+            else
+                return fail_at(p, t, VINDEX_ERR_UNSUPPORTED,
+                               "HNSW storage: vindex has _SQ8, _SQfp16 and _PQ<m>");
+            return st ? fail_at(p, t, st, vindex_last_error()) : VINDEX_OK;
+        }
         if (*r)
             return fail_at(p, t, VINDEX_ERR_INVALID, "unexpected text after the neighbour count");
         if (p->at < p->ntok && !strcmp(p->tok[p->at].text, "Flat"))
@@ -554,8 +570,19 @@ static vindex_status reverse(const vindex *ix, char *buf, size_t len, size_t *at
         if ((int)v1 != vindex_d(ix))
             n += snprintf(part + n, sizeof part - (size_t)n, "%d", (int)v1);
         snprintf(part + n, sizeof part - (size_t)n, "%s%s", v2 != 0 ? "r" : "", v3 != 0 ? "t" : "");
-    } else if (!strcmp(type, "IndexHNSWFlat") && !vindex_get_param(ix, "M", &v1)) {
-        snprintf(part, sizeof part, "HNSW%d", (int)v1);
+    } else if (!strncmp(type, "IndexHNSW", 9) && !vindex_get_param(ix, "M", &v1)) {
+        int pq_m = 0;
+        const char *storage = vx_hnsw_storage(ix, &pq_m);
+        if (!storage)
+            return vx_fail(VINDEX_ERR_UNSUPPORTED, "reverse_factory: %s is not an HNSW index",
+                           type);
+        if (!strcmp(storage, "PQ"))
+            snprintf(part, sizeof part, "HNSW%d_PQ%d", (int)v1, pq_m);
+        else
+            snprintf(part, sizeof part, "HNSW%d%s", (int)v1,
+                     !strcmp(storage, "SQ8")    ? "_SQ8"
+                     : !strcmp(storage, "fp16") ? "_SQfp16"
+                                                : "");
     } else if (!strncmp(type, "IndexIVF", 8) && !vindex_get_param(ix, "nlist", &v1)) {
         vindex *q = NULL;
         double qm;

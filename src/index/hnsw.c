@@ -1057,3 +1057,14 @@ VINDEX_API vindex_status vindex_hnsw_validate(const vindex *ix, int64_t *unreach
     vx_index_unlock(ix);
     return st;
 }
+
+const char *vx_hnsw_storage(const vindex *ix, int *pq_M)
+{
+    if (!ix || (ix->ops != &hnsw_flat_ops && ix->ops != &hnsw_sq_ops &&
+                ix->ops != &hnsw_fp16_ops && ix->ops != &hnsw_pq_ops))
+        return NULL;
+    const vx_hnsw_store *s = ((const vx_hnsw *)ix)->store;
+    if (pq_M)
+        *pq_M = ix->ops == &hnsw_pq_ops ? vx_hnsw_store_pq_m(s) : 0;
+    return s->ops->name;
+}

@@ -86,6 +86,12 @@ vx_hnsw_store *vx_hnsw_store_fp16_new(int d, vindex_metric metric);
  * training; asymmetric distances from the query's table, symmetric ones
  * between codes. Fails as vx_pq_init does for a bad (d, pq_M). */
 vindex_status vx_hnsw_store_pq_new(int d, int pq_M, vx_hnsw_store **out);
+/* The number of sub-quantizers of a PQ store. */
+int vx_hnsw_store_pq_m(const vx_hnsw_store *s);
+
+/* The storage of an HNSW index ("Flat", "SQ8", "fp16", "PQ"), or NULL when ix
+ * is not one (for reverse_index_factory). With PQ, *pq_M gets its M. */
+const char *vx_hnsw_storage(const vindex *ix, int *pq_M);
 
 /* ---- per-search scratch ------------------------------------------------- */
 /*

@@ -178,3 +178,5 @@ vindex_status vx_hnsw_store_pq_new(int d, int pq_M, vx_hnsw_store **out)
     *out = &p->base;
     return VINDEX_OK;
 }
+
+int vx_hnsw_store_pq_m(const vx_hnsw_store *s) { return (int)((const pq_store *)s)->pq.M; }

@@ -49,6 +49,10 @@ static void known_specs(void **state)
     builds("SQ8_uniform", "IndexScalarQuantizer", "SQ8_uniform");
     builds("HNSW16", "IndexHNSWFlat", "HNSW16");
     builds("HNSW16,Flat", "IndexHNSWFlat", "HNSW16");
+    builds("HNSW16_SQ8", "IndexHNSWSQ", "HNSW16_SQ8");
+    builds("HNSW8_SQfp16", "IndexHNSWSQ", "HNSW8_SQfp16");
+    builds("HNSW16_PQ8", "IndexHNSWPQ", "HNSW16_PQ8");
+    builds("HNSW16_SQ8,RFlat", "IndexRefineFlat", "HNSW16_SQ8,RFlat");
     /* refinement and pre-transforms */
     builds("Flat,RFlat", "IndexRefineFlat", "Flat,RFlat");
     builds("PQ8x4,RFlat", "IndexRefineFlat", "PQ8x4,RFlat");
@@ -164,7 +168,10 @@ static void bad_specs(void **state)
     refused("LSHx", VINDEX_ERR_INVALID, "'LSHx'");
     refused("LSH0r", VINDEX_ERR_INVALID, "'LSH0r'");
     refused("LSHtr", VINDEX_ERR_INVALID, "'LSHtr'");
-    refused("HNSW32_SQ8", VINDEX_ERR_UNSUPPORTED, "'HNSW32_SQ8'");
+    refused("HNSW32_SQ4", VINDEX_ERR_UNSUPPORTED, "'HNSW32_SQ4'");
+    refused("HNSW32_16", VINDEX_ERR_UNSUPPORTED, "'HNSW32_16'"); /* Faiss's HNSW2Level */
+    refused("HNSW32_PQ", VINDEX_ERR_UNSUPPORTED, "'HNSW32_PQ'");
+    refused("HNSW32_PQ7", VINDEX_ERR_INVALID, "not a multiple of M = 7");
     vindex *ix;
     assert_int_equal(vindex_factory(&ix, 0, "Flat", VINDEX_METRIC_L2), VINDEX_ERR_INVALID);
     assert_int_equal(vindex_factory(&ix, D, NULL, VINDEX_METRIC_L2), VINDEX_ERR_INVALID);

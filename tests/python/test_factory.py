@@ -17,6 +17,9 @@ SPECS = [
     ("SQ4", faiss.IndexScalarQuantizer),
     ("SQfp16", faiss.IndexScalarQuantizer),
     ("HNSW16", faiss.IndexHNSWFlat),
+    ("HNSW16_SQ8", faiss.IndexHNSWSQ),
+    ("HNSW16_SQfp16", faiss.IndexHNSWSQ),
+    ("HNSW16_PQ4", faiss.IndexHNSWPQ),
     ("IDMap,Flat", faiss.IndexIDMap),
     ("IDMap2,Flat", faiss.IndexIDMap2),
 ]
