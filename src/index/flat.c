@@ -410,17 +410,6 @@ static vindex_status flat_write(const vindex *ix, vx_writer *w)
     return vx_writer_status(w);
 }
 
-static bool all_finite(const float *x, size_t n)
-{
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, x + i, sizeof bits);
-        bad |= (bits & 0x7f800000u) == 0x7f800000u;
-    }
-    return !bad;
-}
-
 /* n rows of `width` floats: the element count and row size, or CORRUPT. */
 static vindex_status rows_array(vx_reader *r, uint32_t tag, size_t n, size_t width, bool *ip,
                                 float **out)
@@ -428,7 +417,7 @@ static vindex_status rows_array(vx_reader *r, uint32_t tag, size_t n, size_t wid
     void *p;
     vindex_status st = vx_reader_array(r, tag, n, width * sizeof(float), &p, ip);
     *out = p;
-    if (!st && !all_finite(*out, n * width))
+    if (!st && !vx_io_all_finite(*out, n * width))
         st = vx_io_corrupt("IndexFlat: a stored vector has a NaN or infinite component");
     return st;
 }

@@ -210,6 +210,24 @@ static vindex_status assign_lists(const vx_ivf *ivf, size_t n, const float *x, i
 
 /* ---- train -------------------------------------------------------------- */
 
+vindex_status vx_ivf_copy_centroids(const vx_ivf *ivf, float **out)
+{
+    const size_t d = (size_t)ivf->base.d;
+    *out = NULL;
+    float *cent = vx_alloc(ivf->nlist, d * sizeof(float));
+    if (!cent)
+        return VINDEX_ERR_NOMEM;
+    vindex_status st = VINDEX_OK;
+    for (size_t l = 0; l < ivf->nlist && !st; l++)
+        st = vx_index_reconstruct(ivf->quantizer, (vindex_id)l, cent + l * d);
+    if (st) {
+        vx_free(cent);
+        return st;
+    }
+    *out = cent;
+    return VINDEX_OK;
+}
+
 vindex_status vx_ivf_train(vindex *ix, size_t n, const float *x)
 {
     vx_ivf *ivf = (vx_ivf *)ix;

@@ -163,6 +163,10 @@ vindex_status vx_ivf_init(vx_ivf *ivf, const vx_ivf_family *fam, vindex *quantiz
  * when ix is not one. */
 vx_ivf *vx_ivf_of(const vindex *ix, const char *op);
 
+/* The nlist centroids of the coarse quantizer (nlist x d, vx_alloc'd), for
+ * codecs that encode residuals. */
+vindex_status vx_ivf_copy_centroids(const vx_ivf *ivf, float **out);
+
 /* The generic ops, for VX_IVF_OPS. */
 vindex_status vx_ivf_train(vindex *ix, size_t n, const float *x);
 vindex_status vx_ivf_add(vindex *ix, size_t n, const float *x, const vindex_id *ids);

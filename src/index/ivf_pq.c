@@ -29,6 +29,8 @@
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/threads.h"
+#include "../io/codecs.h"
+#include "../io/registry.h"
 #include "../quant/pq.h"
 #include "../simd/kernels.h"
 #include "ivf.h"
@@ -136,22 +138,21 @@ vindex_status vx_ivfpq_train_codec(vx_ivf *ivf, size_t n, const float *x,
                                        const int64_t *lists)
 {
     ivfpq_codec *c = codec_of(ivf);
-    const size_t d = (size_t)ivf->base.d, nlist = ivf->nlist;
+    const size_t d = (size_t)ivf->base.d;
     vindex_status st;
     if (n < c->pq.ksub)
         return vx_fail(VINDEX_ERR_INVALID,
                        "train: %zu training vectors are too few: PQ with nbits = %d trains %zu "
                        "centroids per sub-quantizer and needs at least %zu training vectors",
                        n, c->pq.nbits, c->pq.ksub, c->pq.ksub);
-    float *cent = vx_alloc(nlist, d * sizeof(float));
+    float *cent = NULL;
     float *res = vx_alloc_big(n, d * sizeof(float));
-    if (!cent || !res) {
+    if (!res) {
         st = VINDEX_ERR_NOMEM;
         goto done;
     }
-    for (size_t l = 0; l < nlist; l++)
-        if ((st = vx_index_reconstruct(ivf->quantizer, (vindex_id)l, cent + l * d)))
-            goto done;
+    if ((st = vx_ivf_copy_centroids(ivf, &cent)))
+        goto done;
     for (size_t i = 0; i < n; i++) {
         const float *ci = cent + (size_t)lists[i] * d;
         for (size_t t = 0; t < d; t++)
@@ -416,12 +417,77 @@ vindex_status vx_ivfpq_get_param(const vindex *ix, const char *name, double *val
     return vx_ivf_get_param(ix, name, value);
 }
 
+/* ---- persistence (docs/FORMAT.md, "IndexIVFPQ") --------------------------- */
+
+#define TAG_IVFPQ_META VX_TAG('I', 'P', 'Q', 'M')
+
+static const vx_ivf_family ivfpq_family;
+
+/* The PQ codec sections, then use_precomputed_table. The coarse centroids and
+ * the precomputed tables are derived state, rebuilt on reading. */
+vindex_status vx_ivfpq_write_codec(const vx_ivf *ivf, vx_writer *w)
+{
+    const ivfpq_codec *c = codec_of(ivf);
+    vx_io_write_pq(w, &c->pq);
+    vx_writer_begin(w, TAG_IVFPQ_META);
+    vx_writer_u32(w, (uint32_t)c->use_precomputed);
+    vx_writer_end(w);
+    return vx_writer_status(w);
+}
+
+vindex_status vx_ivfpq_read_codec(vx_reader *r, const vx_io_index_header *h, vindex *quantizer,
+                                  size_t nlist, const vx_ivf_family *fam, vindex **out)
+{
+    const char *what = fam->ops->type_name;
+    vx_pq pq;
+    vx_cursor cur;
+    uint32_t use_pre = 0;
+    vindex_status st = vx_io_read_pq(r, h->d, &pq, what);
+    if (!st && !(st = vx_reader_section(r, TAG_IVFPQ_META, &cur)) &&
+        !(st = vx_cursor_u32(&cur, &use_pre)) && !(st = vx_cursor_done(&cur)) &&
+        (use_pre > 1 || pq.trained != h->is_trained))
+        st = vx_io_corrupt("%s: use_precomputed_table %u, PQ trained %d, index trained %d",
+                           what, use_pre, (int)pq.trained, (int)h->is_trained);
+    if (!st)
+        st = vx_ivfpq_make(out, quantizer, h->d, nlist, pq.M, pq.nbits, h->metric, fam);
+    if (st) {
+        vx_pq_destroy(&pq);
+        return st;
+    }
+    vx_ivf *ivf = (vx_ivf *)*out;
+    ivfpq_codec *c = codec_of(ivf);
+    vx_pq_destroy(&c->pq);
+    c->pq = pq;
+    c->use_precomputed = (int)use_pre;
+    if (h->is_trained) {
+        if (!(st = vx_ivf_copy_centroids(ivf, &c->centroids)) && !(st = build_precomputed(ivf)))
+            ivf->base.is_trained = true;
+    }
+    if (st) { /* the quantizer stays the caller's */
+        ivf->quantizer = NULL;
+        vindex_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static vindex_status ivfpq_make(vx_reader *r, const vx_io_index_header *h, vindex *quantizer,
+                                size_t nlist, vindex **out)
+{
+    return vx_ivfpq_read_codec(r, h, quantizer, nlist, &ivfpq_family, out);
+}
+
+vindex_status vx_ivf_pq_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    return vx_ivf_read(r, h, ivfpq_make, out);
+}
+
 static const vx_index_ops ivfpq_ops = {
     .type_name = "IndexIVFPQ", .train = vx_ivf_train, .add = vx_ivf_add, .supports_ids = true,
     .search = vx_ivf_search, .range_search = vx_ivf_range_search,
     .reconstruct = vx_ivf_reconstruct, .remove_ids = vx_ivf_remove_ids,
     .reset = vx_ivf_reset, .destroy = vx_ivf_destroy, .memory_bytes = vx_ivf_memory,
-    .set_param = vx_ivfpq_set_param, .get_param = vx_ivfpq_get_param,
+    .set_param = vx_ivfpq_set_param, .get_param = vx_ivfpq_get_param, .write = vx_ivf_write,
 };
 
 static const vx_ivf_family ivfpq_family = {
@@ -436,6 +502,8 @@ static const vx_ivf_family ivfpq_family = {
     .codec_equal = vx_ivfpq_codec_equal,
     .destroy_codec = vx_ivfpq_destroy_codec,
     .codec_memory = vx_ivfpq_codec_memory,
+    .io_tag = VX_FAMILY_IVF_PQ,
+    .write_codec = vx_ivfpq_write_codec,
 };
 
 vindex_status vx_ivfpq_make(vindex **out, vindex *quantizer, int d, size_t nlist, int M,

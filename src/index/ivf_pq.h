@@ -36,6 +36,18 @@ size_t vx_ivfpq_codec_memory(const vx_ivf *ivf);
 vindex_status vx_ivfpq_set_param(vindex *ix, const char *name, double value);
 vindex_status vx_ivfpq_get_param(const vindex *ix, const char *name, double *value);
 
+/* Persistence (docs/FORMAT.md, "IVF families"): the codec's sections (the PQ,
+ * then IPQM: use_precomputed_table), and the vx_ivf_make_fn body that reads
+ * them back into an empty index of family fam (centroids and precomputed
+ * tables rebuilt when trained). A family on this codec sets .write_codec =
+ * vx_ivfpq_write_codec and reads with a make function calling
+ * vx_ivfpq_read_codec(r, h, quantizer, nlist, &its_family, out). */
+struct vx_io_index_header;
+vindex_status vx_ivfpq_write_codec(const vx_ivf *ivf, vx_writer *w);
+vindex_status vx_ivfpq_read_codec(vx_reader *r, const struct vx_io_index_header *h,
+                                  vindex *quantizer, size_t nlist, const vx_ivf_family *fam,
+                                  vindex **out);
+
 /* The float-table scanner: vx_ivfpq_scanner_bytes of memory, 64-byte aligned. */
 size_t vx_ivfpq_scanner_bytes(const vx_pq *pq);
 void vx_ivfpq_scanner_init(const vx_ivf *ivf, void *scanner);

@@ -17,6 +17,8 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../io/codecs.h"
+#include "../io/registry.h"
 #include "../quant/sq.h"
 #include "../simd/kernels.h"
 #include "ivf.h"
@@ -45,17 +47,15 @@ static vindex_status ivfsq_train_codec(vx_ivf *ivf, size_t n, const float *x,
                                        const int64_t *lists)
 {
     ivfsq_codec *cc = ivf->codec;
-    const size_t d = (size_t)ivf->base.d, nlist = ivf->nlist;
-    vindex_status st = VINDEX_OK;
-    float *cent = vx_alloc(nlist, d * sizeof(float));
+    const size_t d = (size_t)ivf->base.d;
+    float *cent = NULL;
     float *res = vx_sq_type_needs_training(cc->sq.type) ? vx_alloc(n, d * sizeof(float)) : NULL;
-    if (!cent || (vx_sq_type_needs_training(cc->sq.type) && !res)) {
+    vindex_status st = VINDEX_OK;
+    if (vx_sq_type_needs_training(cc->sq.type) && !res) {
         st = VINDEX_ERR_NOMEM;
         goto done;
     }
-    for (size_t l = 0; l < nlist && !st; l++)
-        st = vx_index_reconstruct(ivf->quantizer, (vindex_id)l, cent + l * d);
-    if (st)
+    if ((st = vx_ivf_copy_centroids(ivf, &cent)))
         goto done;
     if (res) {
         for (size_t i = 0; i < n; i++) {
@@ -153,6 +153,50 @@ static size_t ivfsq_codec_memory(const vx_ivf *ivf)
 
 static const vx_index_ops ivf_sq_ops = VX_IVF_OPS("IndexIVFScalarQuantizer");
 
+/* ---- persistence (docs/FORMAT.md, "IndexIVFScalarQuantizer") -------------- */
+
+/* The SQ codec sections; the coarse centroids are rebuilt on reading. */
+static vindex_status ivfsq_write_codec(const vx_ivf *ivf, vx_writer *w)
+{
+    vx_io_write_sq(w, &((const ivfsq_codec *)ivf->codec)->sq);
+    return vx_writer_status(w);
+}
+
+static vindex_status ivfsq_make(vx_reader *r, const vx_io_index_header *h, vindex *quantizer,
+                                size_t nlist, vindex **out)
+{
+    vx_sq sq;
+    vindex_status st = vx_io_read_sq(r, h->d, &sq, "IndexIVFScalarQuantizer");
+    if (!st && vx_sq_type_needs_training(sq.type) && sq.trained != h->is_trained)
+        st = vx_io_corrupt("IndexIVFScalarQuantizer: ranges trained %d, index trained %d",
+                           (int)sq.trained, (int)h->is_trained);
+    if (!st)
+        st = vindex_ivfsq_new(out, quantizer, h->d, nlist, sq.type, h->metric);
+    if (st) {
+        vx_sq_free(&sq);
+        return st;
+    }
+    vx_ivf *ivf = (vx_ivf *)*out;
+    ivfsq_codec *cc = ivf->codec;
+    vx_sq_free(&cc->sq);
+    cc->sq = sq;
+    if (h->is_trained) {
+        if ((st = vx_ivf_copy_centroids(ivf, &cc->centroids))) {
+            ivf->quantizer = NULL; /* stays the caller's */
+            vindex_free(*out);
+            *out = NULL;
+            return st;
+        }
+        ivf->base.is_trained = true;
+    }
+    return VINDEX_OK;
+}
+
+vindex_status vx_ivf_sq_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    return vx_ivf_read(r, h, ivfsq_make, out);
+}
+
 static const vx_ivf_family ivf_sq_family = {
     .ops = &ivf_sq_ops,
     .train_codec = ivfsq_train_codec,
@@ -165,6 +209,8 @@ static const vx_ivf_family ivf_sq_family = {
     .codec_equal = ivfsq_codec_equal,
     .destroy_codec = ivfsq_destroy_codec,
     .codec_memory = ivfsq_codec_memory,
+    .io_tag = VX_FAMILY_IVF_SQ,
+    .write_codec = ivfsq_write_codec,
 };
 
 bool vx_ivf_sq_type(const vindex *ix, vindex_sq_type *type)

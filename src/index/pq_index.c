@@ -28,6 +28,8 @@
 #include "../core/selector.h"
 #include "../core/threads.h"
 #include "../core/topk.h"
+#include "../io/codecs.h"
+#include "../io/registry.h"
 #include "../quant/pq.h"
 #include "../simd/kernels.h"
 #include "../simd/pq_kernels.h"
@@ -36,8 +38,7 @@
 typedef struct pq_index {
     vindex base;
     vx_pq pq;
-    uint8_t *codes; /* cap x code_size */
-    size_t cap;
+    vx_codes codes; /* owned, or in place in a mapped file until written to */
 } pq_index;
 
 static const vx_index_ops pq_ops;
@@ -63,16 +64,10 @@ static vindex_status pq_add(vindex *ix, size_t n, const float *x, const vindex_i
     (void)ids;
     pq_index *p = (pq_index *)ix;
     const size_t cs = p->pq.code_size, at = (size_t)ix->ntotal;
-    if (at + n > p->cap) {
-        size_t cap = p->cap * 2 > at + n ? p->cap * 2 : at + n;
-        uint8_t *grown = vx_realloc(p->codes, at * cs, cap * cs, 1);
-        if (!grown)
-            return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu codes of %zu bytes", cap,
-                           cs);
-        p->codes = grown;
-        p->cap = cap;
-    }
-    vindex_status st = vx_pq_encode(&p->pq, n, x, p->codes + at * cs);
+    vindex_status st = vx_codes_reserve(&p->codes, at, at + n, cs, "add");
+    if (st)
+        return st;
+    st = vx_pq_encode(&p->pq, n, x, p->codes.p + at * cs);
     if (st)
         return st; /* ntotal unchanged: nothing was added */
     ix->ntotal += (int64_t)n;
@@ -170,7 +165,7 @@ static void scan_task(void *ctx, size_t task, int worker)
             thr[a] = a < nqg ? hd[a][0] : -INFINITY;
         for (size_t b0 = c0; b0 < c1; b0 += SCAN_CHUNK) {
             size_t nb = c1 - b0 < SCAN_CHUNK ? c1 - b0 : SCAN_CHUNK;
-            size_t nh = kt->scan8_tq(scores, hits, tt, (size_t)pq->M, p->codes + b0 * cs, nb,
+            size_t nh = kt->scan8_tq(scores, hits, tt, (size_t)pq->M, p->codes.p + b0 * cs, nb,
                                      thr);
             for (size_t h = 0; h < nh; h++) {
                 size_t jj = hits[h];
@@ -199,7 +194,7 @@ static void scan_task(void *ctx, size_t task, int worker)
     const float *table = j->tables + q0 * tf;
     for (size_t b0 = c0; b0 < c1; b0 += SCAN_CHUNK) {
         size_t nb = c1 - b0 < SCAN_CHUNK ? c1 - b0 : SCAN_CHUNK;
-        vx_pq_scan(pq, table, nb, p->codes + b0 * cs, scores);
+        vx_pq_scan(pq, table, nb, p->codes.p + b0 * cs, scores);
         size_t nh = select_le(hits, scores, NULL, nb, hd[0][0]);
         for (size_t h = 0; h < nh; h++) {
             size_t t = hits[h];
@@ -318,7 +313,7 @@ static void range_task(void *ctx, size_t i, int worker)
                  j->scratch + (size_t)worker * VX_PQ_TABLE_QB * (pq->dsub + 256));
     for (size_t b0 = 0; b0 < ntot; b0 += SCAN_CHUNK) {
         size_t nb = ntot - b0 < SCAN_CHUNK ? ntot - b0 : SCAN_CHUNK;
-        vx_pq_scan(pq, table, nb, p->codes + b0 * cs, scores);
+        vx_pq_scan(pq, table, nb, p->codes.p + b0 * cs, scores);
         for (size_t t = 0; t < nb; t++) {
             float dis = l2 ? scores[t] : -scores[t];
             if (!(l2 ? dis < j->radius : dis > j->radius))
@@ -369,7 +364,7 @@ static vindex_status pq_reconstruct(const vindex *ix, vindex_id id, float *out)
     if (id < 0 || id >= ix->ntotal)
         return vx_fail(VINDEX_ERR_NOT_FOUND, "reconstruct: id %lld is not in the index (0..%lld)",
                        (long long)id, (long long)ix->ntotal - 1);
-    vx_pq_decode(&p->pq, 1, p->codes + (size_t)id * p->pq.code_size, out);
+    vx_pq_decode(&p->pq, 1, p->codes.p + (size_t)id * p->pq.code_size, out);
     return VINDEX_OK;
 }
 
@@ -377,12 +372,15 @@ static vindex_status pq_remove_ids(vindex *ix, const vindex_selector *sel, size_
 {
     pq_index *p = (pq_index *)ix;
     const size_t cs = p->pq.code_size, n = (size_t)ix->ntotal;
+    vindex_status st = vx_codes_reserve(&p->codes, n, n, cs, "remove_ids"); /* copy on write */
+    if (st)
+        return st;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (vindex_selector_contains(sel, (vindex_id)i))
             continue;
         if (kept != i)
-            memcpy(p->codes + kept * cs, p->codes + i * cs, cs);
+            memcpy(p->codes.p + kept * cs, p->codes.p + i * cs, cs);
         kept++;
     }
     *n_removed = n - kept;
@@ -393,16 +391,14 @@ static vindex_status pq_remove_ids(vindex *ix, const vindex_selector *sel, size_
 static void pq_reset(vindex *ix)
 {
     pq_index *p = (pq_index *)ix;
-    vx_free(p->codes);
-    p->codes = NULL;
-    p->cap = 0;
+    vx_codes_free(&p->codes);
     ix->ntotal = 0;
 }
 
 static void pq_destroy(vindex *ix)
 {
     pq_index *p = (pq_index *)ix;
-    vx_free(p->codes);
+    vx_codes_free(&p->codes);
     vx_pq_destroy(&p->pq);
     vx_free(p);
 }
@@ -410,7 +406,7 @@ static void pq_destroy(vindex *ix)
 static size_t pq_memory(const vindex *ix)
 {
     const pq_index *p = (const pq_index *)ix;
-    return sizeof *p + p->cap * p->pq.code_size + vx_pq_memory(&p->pq);
+    return sizeof *p + vx_codes_memory(&p->codes, p->pq.code_size) + vx_pq_memory(&p->pq);
 }
 
 /* ---- parameters: the PQ training parameters ----------------------------- */
@@ -423,6 +419,42 @@ static vindex_status pq_set_param(vindex *ix, const char *name, double value)
 static vindex_status pq_get_param(const vindex *ix, const char *name, double *value)
 {
     return vx_pq_get_cp_param(&((const pq_index *)ix)->pq, name, value);
+}
+
+/* ---- persistence (docs/FORMAT.md, "IndexPQ") ------------------------------ */
+
+#define TAG_CODES VX_TAG('C', 'O', 'D', 'E')
+
+static vindex_status pq_write(const vindex *ix, vx_writer *w)
+{
+    const pq_index *p = (const pq_index *)ix;
+    vx_io_write_index_header(w, ix, VX_FAMILY_PQ);
+    vx_io_write_pq(w, &p->pq);
+    vx_io_write_codes(w, TAG_CODES, &p->codes, (size_t)ix->ntotal, p->pq.code_size);
+    return vx_writer_status(w);
+}
+
+vindex_status vx_pq_index_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    vx_pq pq;
+    vindex_status st = vx_io_read_pq(r, h->d, &pq, "IndexPQ");
+    if (!st && (pq.trained != h->is_trained || (h->ntotal > 0 && !pq.trained)))
+        st = vx_io_corrupt("IndexPQ: is_trained %d but the codebooks are %s", (int)h->is_trained,
+                           pq.trained ? "trained" : "missing");
+    if (!st)
+        st = vindex_pq_new(out, h->d, pq.M, pq.nbits, h->metric);
+    if (st) {
+        vx_pq_destroy(&pq);
+        return st;
+    }
+    pq_index *p = (pq_index *)*out; /* freed by the caller on failure */
+    vx_pq_destroy(&p->pq);
+    p->pq = pq;
+    p->base.is_trained = pq.trained;
+    if ((st = vx_io_read_codes(r, TAG_CODES, (size_t)h->ntotal, pq.code_size, &p->codes)))
+        return st;
+    p->base.ntotal = h->ntotal;
+    return VINDEX_OK;
 }
 
 static const vx_index_ops pq_ops = {
@@ -439,6 +471,7 @@ static const vx_index_ops pq_ops = {
     .memory_bytes = pq_memory,
     .set_param = pq_set_param,
     .get_param = pq_get_param,
+    .write = pq_write,
 };
 
 vx_pq *vx_pq_index_codec(vindex *ix)

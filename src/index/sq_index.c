@@ -22,6 +22,8 @@
 #include "../core/selector.h"
 #include "../core/threads.h"
 #include "../core/topk.h"
+#include "../io/codecs.h"
+#include "../io/registry.h"
 #include "../quant/sq.h"
 #include "../simd/kernels.h"
 #include "index.h"
@@ -36,8 +38,7 @@ enum {
 typedef struct sq_index {
     vindex base;
     vx_sq sq;
-    uint8_t *codes; /* cap x code_size */
-    size_t cap;
+    vx_codes codes; /* owned, or in place in a mapped file until written to */
 } sq_index;
 
 static const vx_index_ops sq_ops;
@@ -60,26 +61,6 @@ static vindex_status sq_train(vindex *ix, size_t n, const float *x)
     return st;
 }
 
-static vindex_status reserve(sq_index *s, size_t need)
-{
-    if (need <= s->cap)
-        return VINDEX_OK;
-    const size_t cs = s->sq.code_size;
-    size_t cap = s->cap * 2 > need ? s->cap * 2 : need, bytes;
-    if (!vx_mul_ok(cap, cs, &bytes))
-        return vx_fail(VINDEX_ERR_NOMEM, "add: %zu codes of %zu bytes overflow", cap, cs);
-    uint8_t *codes = vx_alloc_big(cap, cs);
-    if (!codes)
-        return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu codes of %zu bytes", cap,
-                       cs);
-    if (s->base.ntotal)
-        memcpy(codes, s->codes, (size_t)s->base.ntotal * cs);
-    vx_free(s->codes);
-    s->codes = codes;
-    s->cap = cap;
-    return VINDEX_OK;
-}
-
 typedef struct encode_job {
     const vx_sq *sq;
     const float *x;
@@ -100,10 +81,10 @@ static vindex_status sq_add(vindex *ix, size_t n, const float *x, const vindex_i
     (void)ids; /* never set: labels are positions */
     sq_index *s = (sq_index *)ix;
     const size_t at = (size_t)ix->ntotal;
-    vindex_status st = reserve(s, at + n);
+    vindex_status st = vx_codes_reserve(&s->codes, at, at + n, s->sq.code_size, "add");
     if (st)
         return st;
-    encode_job e = {&s->sq, x, n, s->codes + at * s->sq.code_size};
+    encode_job e = {&s->sq, x, n, s->codes.p + at * s->sq.code_size};
     size_t ntasks = (n + ENCODE_CHUNK - 1) / ENCODE_CHUNK;
     vx_parallel_for(ntasks, ntasks > 1 ? vx_num_threads() : 1, encode_task, &e);
     ix->ntotal += (int64_t)n;
@@ -152,7 +133,7 @@ static void knn_task(void *ctx, size_t task, int worker)
     vx_heap_init(hd, hi, k);
     for (size_t b0 = j0; b0 < j1; b0 += SCORE_BLOCK) {
         size_t m = j1 - b0 < SCORE_BLOCK ? j1 - b0 : SCORE_BLOCK;
-        vx_sq_query_scores(&sqq, s->codes + b0 * cs, m, 0.0f, sc);
+        vx_sq_query_scores(&sqq, s->codes.p + b0 * cs, m, 0.0f, sc);
         size_t np = select_le(picked, sc, NULL, m, hd[0]);
         for (size_t c = 0; c < np; c++) {
             vindex_id id = (vindex_id)(b0 + picked[c]);
@@ -175,7 +156,7 @@ static void range_task(void *ctx, size_t i, int worker)
                         j->qbufs + (size_t)worker * d);
     for (size_t b0 = 0; b0 < n; b0 += SCORE_BLOCK) {
         size_t m = n - b0 < SCORE_BLOCK ? n - b0 : SCORE_BLOCK;
-        vx_sq_query_scores(&sqq, s->codes + b0 * cs, m, 0.0f, sc);
+        vx_sq_query_scores(&sqq, s->codes.p + b0 * cs, m, 0.0f, sc);
         for (size_t c = 0; c < m; c++) {
             float dis = l2 ? sc[c] : -sc[c];
             if (!(l2 ? dis < j->radius : dis > j->radius))
@@ -298,7 +279,7 @@ static vindex_status sq_reconstruct(const vindex *ix, vindex_id id, float *out)
     if (id < 0 || id >= ix->ntotal)
         return vx_fail(VINDEX_ERR_NOT_FOUND, "reconstruct: id %lld is not in the index (0..%lld)",
                        (long long)id, (long long)ix->ntotal - 1);
-    vx_sq_decode(&s->sq, 1, s->codes + (size_t)id * s->sq.code_size, NULL, out);
+    vx_sq_decode(&s->sq, 1, s->codes.p + (size_t)id * s->sq.code_size, NULL, out);
     return VINDEX_OK;
 }
 
@@ -308,12 +289,15 @@ static vindex_status sq_remove_ids(vindex *ix, const vindex_selector *sel, size_
 {
     sq_index *s = (sq_index *)ix;
     const size_t cs = s->sq.code_size, n = (size_t)ix->ntotal;
+    vindex_status st = vx_codes_reserve(&s->codes, n, n, cs, "remove_ids"); /* copy on write */
+    if (st)
+        return st;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (vindex_selector_contains(sel, (vindex_id)i))
             continue;
         if (kept != i)
-            memmove(s->codes + kept * cs, s->codes + i * cs, cs);
+            memmove(s->codes.p + kept * cs, s->codes.p + i * cs, cs);
         kept++;
     }
     *n_removed = n - kept;
@@ -324,9 +308,7 @@ static vindex_status sq_remove_ids(vindex *ix, const vindex_selector *sel, size_
 static void sq_reset(vindex *ix)
 {
     sq_index *s = (sq_index *)ix;
-    vx_free(s->codes);
-    s->codes = NULL;
-    s->cap = 0;
+    vx_codes_free(&s->codes);
     ix->ntotal = 0;
 }
 
@@ -341,7 +323,7 @@ static void sq_destroy(vindex *ix)
 static size_t sq_memory(const vindex *ix)
 {
     const sq_index *s = (const sq_index *)ix;
-    return sizeof *s + s->cap * s->sq.code_size + vx_sq_memory(&s->sq);
+    return sizeof *s + vx_codes_memory(&s->codes, s->sq.code_size) + vx_sq_memory(&s->sq);
 }
 
 static vindex_status sq_get_param(const vindex *ix, const char *name, double *value)
@@ -352,6 +334,42 @@ static vindex_status sq_get_param(const vindex *ix, const char *name, double *va
         return VINDEX_OK;
     }
     return VINDEX_ERR_NOT_FOUND;
+}
+
+/* ---- persistence (docs/FORMAT.md, "IndexScalarQuantizer") ---------------- */
+
+#define TAG_CODES VX_TAG('C', 'O', 'D', 'E')
+
+static vindex_status sq_write(const vindex *ix, vx_writer *w)
+{
+    const sq_index *s = (const sq_index *)ix;
+    vx_io_write_index_header(w, ix, VX_FAMILY_SQ);
+    vx_io_write_sq(w, &s->sq);
+    vx_io_write_codes(w, TAG_CODES, &s->codes, (size_t)ix->ntotal, s->sq.code_size);
+    return vx_writer_status(w);
+}
+
+vindex_status vx_sq_index_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    vx_sq sq;
+    vindex_status st = vx_io_read_sq(r, h->d, &sq, "IndexScalarQuantizer");
+    if (!st && (sq.trained != h->is_trained || (h->ntotal > 0 && !sq.trained)))
+        st = vx_io_corrupt("IndexScalarQuantizer: is_trained %d but the ranges are %s",
+                           (int)h->is_trained, sq.trained ? "trained" : "untrained");
+    if (!st)
+        st = vindex_sq_new(out, h->d, sq.type, h->metric);
+    if (st) {
+        vx_sq_free(&sq);
+        return st;
+    }
+    sq_index *s = (sq_index *)*out; /* freed by the caller on failure */
+    vx_sq_free(&s->sq);
+    s->sq = sq;
+    s->base.is_trained = sq.trained;
+    if ((st = vx_io_read_codes(r, TAG_CODES, (size_t)h->ntotal, sq.code_size, &s->codes)))
+        return st;
+    s->base.ntotal = h->ntotal;
+    return VINDEX_OK;
 }
 
 static const vx_index_ops sq_ops = {
@@ -366,6 +384,7 @@ static const vx_index_ops sq_ops = {
     .destroy = sq_destroy,
     .memory_bytes = sq_memory,
     .get_param = sq_get_param,
+    .write = sq_write,
 };
 
 VINDEX_API vindex_status vindex_sq_new(vindex **out, int d, vindex_sq_type type,

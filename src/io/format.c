@@ -91,6 +91,18 @@ vindex_status vx_io_corrupt(const char *fmt, ...)
     return vx_fail(VINDEX_ERR_CORRUPT, "read: corrupt index data: %s", msg);
 }
 
+/* Branch-free over the exponent bits, so a long array costs one pass. */
+bool vx_io_all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        bad |= (bits & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
 /* ---- writer -------------------------------------------------------------- */
 
 typedef struct chunk {

@@ -159,6 +159,9 @@ void vx_reader_close(vx_reader *r);
 /* A mapping of len bytes at addr with one reference (munmap on the last). */
 vx_mapping *vx_mapping_new(void *addr, size_t len);
 
+/* Whether n floats read from a file are all finite (no NaN, no infinity). */
+bool vx_io_all_finite(const float *x, size_t n);
+
 /* CORRUPT with "<family>: <message>"-style context; for family readers. */
 vindex_status vx_io_corrupt(const char *fmt, ...)
 #if defined(__GNUC__)

@@ -20,6 +20,7 @@
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../index/ivf.h"
+#include "codecs.h"
 #include "format.h"
 
 #define TAG_IVF_META VX_TAG('I', 'V', 'F', 'M')
@@ -34,21 +35,13 @@ vindex_status vx_ivf_write(const vindex *ix, vx_writer *w)
         return vx_fail(VINDEX_ERR_UNSUPPORTED,
                        "write: %s cannot be written to a file yet (no serializer for its codec)",
                        ix->ops->type_name);
-    const vindex_kmeans_params *cp = &ivf->cp;
     vx_io_write_index_header(w, ix, ivf->fam->io_tag);
     vx_writer_begin(w, TAG_IVF_META);
     vx_writer_u64(w, ivf->nlist);
     vx_writer_u64(w, ivf->nprobe);
     vx_writer_u64(w, ivf->code_size);
     vx_writer_u32(w, (uint32_t)ivf->dm_kind);
-    vx_writer_u32(w, (uint32_t)cp->niter);
-    vx_writer_u32(w, (uint32_t)cp->nredo);
-    vx_writer_u32(w, (uint32_t)cp->spherical);
-    vx_writer_u32(w, (uint32_t)cp->max_points_per_centroid);
-    vx_writer_u32(w, (uint32_t)cp->min_points_per_centroid);
-    vx_writer_u32(w, (uint32_t)cp->init);
-    vx_writer_u32(w, (uint32_t)cp->verbose);
-    vx_writer_i64(w, cp->seed);
+    vx_io_put_kmeans_params(w, &ivf->cp);
     vx_writer_end(w);
     vindex_status st = vx_io_write_index(w, ivf->quantizer);
     if (!st && ivf->fam->write_codec)
@@ -73,8 +66,8 @@ vindex_status vx_ivf_write(const vindex *ix, vx_writer *w)
 /* The IVFM fields, as read. */
 typedef struct ivf_meta {
     uint64_t nlist, nprobe, code_size;
-    uint32_t dm_kind, niter, nredo, spherical, max_ppc, min_ppc, init, verbose;
-    int64_t seed;
+    uint32_t dm_kind;
+    vindex_kmeans_params cp;
 } ivf_meta;
 
 static vindex_status read_meta(vx_reader *r, ivf_meta *m)
@@ -83,39 +76,21 @@ static vindex_status read_meta(vx_reader *r, ivf_meta *m)
     vindex_status st;
     if ((st = vx_reader_section(r, TAG_IVF_META, &c)) || (st = vx_cursor_u64(&c, &m->nlist)) ||
         (st = vx_cursor_u64(&c, &m->nprobe)) || (st = vx_cursor_u64(&c, &m->code_size)) ||
-        (st = vx_cursor_u32(&c, &m->dm_kind)) || (st = vx_cursor_u32(&c, &m->niter)) ||
-        (st = vx_cursor_u32(&c, &m->nredo)) || (st = vx_cursor_u32(&c, &m->spherical)) ||
-        (st = vx_cursor_u32(&c, &m->max_ppc)) || (st = vx_cursor_u32(&c, &m->min_ppc)) ||
-        (st = vx_cursor_u32(&c, &m->init)) || (st = vx_cursor_u32(&c, &m->verbose)) ||
-        (st = vx_cursor_i64(&c, &m->seed)) || (st = vx_cursor_done(&c)))
+        (st = vx_cursor_u32(&c, &m->dm_kind)) ||
+        (st = vx_io_get_kmeans_params(&c, &m->cp, "IVF")) || (st = vx_cursor_done(&c)))
         return st;
     return VINDEX_OK;
 }
 
-/* nprobe and the clustering parameters, validated as set_param does. */
+/* nprobe, validated as set_param does, and the clustering parameters (validated
+ * when read). */
 static vindex_status restore_params(vindex *ix, const ivf_meta *m)
 {
     vx_ivf *ivf = (vx_ivf *)ix;
-    const struct {
-        const char *name;
-        uint64_t value;
-    } p[] = {
-        {"nprobe", m->nprobe},        {"cp.niter", m->niter},
-        {"cp.nredo", m->nredo},       {"cp.spherical", m->spherical},
-        {"cp.max_points_per_centroid", m->max_ppc},
-        {"cp.min_points_per_centroid", m->min_ppc},
-        {"cp.verbose", m->verbose},
-    };
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-        if (p[i].value > INT32_MAX || vx_ivf_set_param(ix, p[i].name, (double)p[i].value))
-            return vx_io_corrupt("%s: parameter %s = %llu is out of range",
-                                 ix->ops->type_name, p[i].name,
-                                 (unsigned long long)p[i].value);
-    if (m->init > VINDEX_KMEANS_INIT_PLUSPLUS)
-        return vx_io_corrupt("%s: unknown k-means initialisation %u", ix->ops->type_name,
-                             m->init);
-    ivf->cp.init = (vindex_kmeans_init)m->init;
-    ivf->cp.seed = m->seed;
+    if (m->nprobe > INT32_MAX || vx_ivf_set_param(ix, "nprobe", (double)m->nprobe))
+        return vx_io_corrupt("%s: nprobe %llu is out of range", ix->ops->type_name,
+                             (unsigned long long)m->nprobe);
+    ivf->cp = m->cp;
     return VINDEX_OK;
 }
 
@@ -212,6 +187,15 @@ vindex_status vx_ivf_read(vx_reader *r, const vx_io_index_header *h, vx_ivf_make
         return vx_io_corrupt("%s: code size %llu where the family makes %zu",
                              ix->ops->type_name, (unsigned long long)m.code_size,
                              ivf->code_size);
+    /* searches index the lists by the quantizer's labels: it must hold exactly
+     * nlist centroids once the index is trained, and only a trained index
+     * holds vectors */
+    if (ix->is_trained != h->is_trained || (h->ntotal > 0 && !h->is_trained) ||
+        (ix->is_trained && (!quantizer->is_trained || (size_t)quantizer->ntotal != m.nlist)))
+        return vx_io_corrupt("%s: is_trained %d, ntotal %lld, with a quantizer of %lld "
+                             "centroids for nlist %llu",
+                             ix->ops->type_name, (int)h->is_trained, (long long)h->ntotal,
+                             (long long)quantizer->ntotal, (unsigned long long)m.nlist);
     if ((st = restore_params(ix, &m)) || (st = read_lists(r, ivf, h->ntotal)))
         return st;
     if (m.dm_kind != VINDEX_DIRECT_MAP_NONE &&

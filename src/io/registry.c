@@ -11,6 +11,10 @@ static const vx_io_family families[] = {
     {VX_FAMILY_PQ_FASTSCAN, "IndexPQFastScan", vx_pqfs_read},
     {VX_FAMILY_IVFPQ_FASTSCAN, "IndexIVFPQFastScan", vx_ivfpqfs_read},
     {VX_FAMILY_HNSW_FP16, "IndexHNSWSQ fp16", vx_hnsw_fp16_read},
+    {VX_FAMILY_PQ, "IndexPQ", vx_pq_index_read},
+    {VX_FAMILY_SQ, "IndexScalarQuantizer", vx_sq_index_read},
+    {VX_FAMILY_IVF_PQ, "IndexIVFPQ", vx_ivf_pq_read},
+    {VX_FAMILY_IVF_SQ, "IndexIVFScalarQuantizer", vx_ivf_sq_read},
 };
 
 const vx_io_family *vx_io_family_of(uint32_t tag)

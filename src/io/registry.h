@@ -19,6 +19,10 @@
 #define VX_FAMILY_PQ_FASTSCAN VX_TAG('P', 'Q', 'F', 'S')
 #define VX_FAMILY_IVFPQ_FASTSCAN VX_TAG('I', 'V', 'F', 'S')
 #define VX_FAMILY_HNSW_FP16 VX_TAG('H', 'N', 'S', 'H')
+#define VX_FAMILY_PQ VX_TAG('P', 'Q', ' ', ' ')
+#define VX_FAMILY_SQ VX_TAG('S', 'Q', ' ', ' ')
+#define VX_FAMILY_IVF_PQ VX_TAG('I', 'V', 'P', 'Q')
+#define VX_FAMILY_IVF_SQ VX_TAG('I', 'V', 'S', 'Q')
 
 /* Builds the index whose INDX section (h) was just read, from the sections
  * that follow it, in the order its write op wrote them. On failure *out is
@@ -46,5 +50,9 @@ vindex_status vx_ivfpqfs_read(vx_reader *r, const vx_io_index_header *h, vindex 
 vindex_status vx_hnsw_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_hnsw_sq8_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_hnsw_fp16_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_pq_index_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_sq_index_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_ivf_pq_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_ivf_sq_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 
 #endif

@@ -53,17 +53,53 @@ def make(kind):
         ix.add(XB)
         ix.make_direct_map()
         ix.nprobe = 3
+    else:
+        spec, metric = SPECS[kind]
+        ix = faiss.index_factory(D, spec, metric)
+        ix.train(XB)
+        ix.add(XB)
+        if isinstance(ix, faiss.IndexIVF):
+            ix.nprobe = 2
+            ix.set_direct_map_type(faiss.DirectMap.Hashtable)
     return ix
 
 
+L2, IP = faiss.METRIC_L2, faiss.METRIC_INNER_PRODUCT
+# The families built by index_factory: kind -> (factory string, metric). Add a
+# row here (and in CLASSES) for a new family.
+SPECS = {
+    "pq": ("PQ4x4", L2),
+    "pq_ip": ("PQ8", IP),
+    "sq8": ("SQ8", L2),
+    "sq4_ip": ("SQ4", IP),
+    "sqfp16": ("SQfp16", L2),
+    "sqbf16": ("SQbf16", IP),
+    "ivfpq": ("IVF8,PQ4x4", L2),
+    "ivfpq_ip": ("IVF8,PQ4", IP),
+    "ivfsq8": ("IVF8,SQ8", L2),
+    "ivfsq4_ip": ("IVF8,SQ4", IP),
+}
 KINDS = ["flat_l2", "flat_ip", "idmap", "idmap2", "ivf", "ivf_ip_hash", "hnsw", "hnsw_sq",
-         "hnsw_fp16", "ivf_hnsw"]
+         "hnsw_fp16", "ivf_hnsw"] + list(SPECS)
 CLASSES = {"flat_l2": faiss.IndexFlatL2, "flat_ip": faiss.IndexFlatIP,
            "idmap": faiss.IndexIDMap, "idmap2": faiss.IndexIDMap2,
            "ivf": faiss.IndexIVFFlat, "ivf_ip_hash": faiss.IndexIVFFlat,
            "hnsw": faiss.IndexHNSWFlat, "hnsw_sq": faiss.IndexHNSWSQ,
            "hnsw_fp16": faiss.IndexHNSWSQ,
-           "ivf_hnsw": faiss.IndexIVFFlat}
+           "ivf_hnsw": faiss.IndexIVFFlat,
+           "pq": faiss.IndexPQ, "pq_ip": faiss.IndexPQ,
+           "sq8": faiss.IndexScalarQuantizer, "sq4_ip": faiss.IndexScalarQuantizer,
+           "sqfp16": faiss.IndexScalarQuantizer, "sqbf16": faiss.IndexScalarQuantizer,
+           "ivfpq": faiss.IndexIVFPQ, "ivfpq_ip": faiss.IndexIVFPQ,
+           "ivfsq8": faiss.IndexIVFScalarQuantizer,
+           "ivfsq4_ip": faiss.IndexIVFScalarQuantizer}
+
+
+def reverse_spec(index):
+    try:
+        return faiss.reverse_index_factory(index)
+    except RuntimeError as e:  # a shape with no factory string
+        return str(e).split(":", 1)[1]
 
 
 def assert_same(a, b):
@@ -74,6 +110,7 @@ def assert_same(a, b):
     Db, Ib = b.search(XQ, 10)
     assert Da.tobytes() == Db.tobytes()
     assert np.array_equal(Ia, Ib)
+    assert reverse_spec(a) == reverse_spec(b)
     if isinstance(a, faiss.IndexIVF):
         assert a.nprobe == b.nprobe and a.nlist == b.nlist
         assert a.direct_map.type == b.direct_map.type
@@ -108,6 +145,24 @@ def test_round_trips(kind, tmp_path):
         assert type(c.index) is faiss.IndexFlatL2 and c.index.ntotal == ix.ntotal
     if isinstance(ix, faiss.IndexIVF):
         assert c.quantizer.ntotal == ix.nlist
+    if kind in SPECS:
+        assert faiss.reverse_index_factory(c) == faiss.reverse_index_factory(ix) != ""
+
+
+@pytest.mark.parametrize("kind", list(SPECS))
+def test_mapped_codes_copy_on_write(kind, tmp_path):
+    """A mapped index whose codes lie in the file takes adds and removals (its
+    codes are copied first) and then matches an index changed the same way."""
+    ix = make(kind)
+    path = str(tmp_path / "m.index")
+    faiss.write_index(ix, path)
+    m = faiss.read_index(path, faiss.IO_FLAG_MMAP)
+    os.unlink(path)
+    assert_same(ix, m)
+    for index in (ix, m):
+        index.add(XQ)
+        index.remove_ids(np.array([0, 5, 7], dtype=np.int64))
+    assert_same(ix, m)
 
 
 def test_clone_is_independent():
@@ -190,17 +245,3 @@ def test_bad_input(tmp_path):
         faiss.write_index("not an index", str(tmp_path / "x"))
     with pytest.raises(faiss.ArgumentError):
         faiss.read_index(str(tmp_path / "x"), 1)
-
-
-def test_unsupported_family(tmp_path):
-    """A family without a serializer (yet) raises, naming it, and writes nothing."""
-    pq = faiss.IndexPQ(D, 4, 4)
-    try:
-        faiss.serialize_index(pq)
-    except RuntimeError as e:
-        assert "IndexPQ" in str(e)
-        with pytest.raises(RuntimeError, match="IndexPQ"):
-            faiss.write_index(pq, str(tmp_path / "pq.index"))
-        assert os.listdir(tmp_path) == []
-    else:
-        pytest.skip("IndexPQ can be written now")
