@@ -26,6 +26,8 @@
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../core/threads.h"
+#include "../io/codecs.h"
+#include "../io/registry.h"
 #include "hamming_knn.h"
 #include "index.h"
 
@@ -44,8 +46,7 @@ typedef struct lsh {
     bool rotate, train_thr;
     float *A;          /* nbits x d, row i the direction of bit i (rotate only) */
     float *thresholds; /* nbits (train_thr only; set by train) */
-    uint8_t *codes;    /* cap codes */
-    size_t cap;
+    vx_codes codes;    /* owned, or in place in a mapped file until written to */
 } lsh;
 
 static const vx_index_ops lsh_ops;
@@ -318,30 +319,14 @@ static vindex_status lsh_train(vindex *ix, size_t n, const float *x)
 
 /* ---- the index ------------------------------------------------------------------ */
 
-static vindex_status reserve(lsh *l, size_t need)
-{
-    if (need <= l->cap)
-        return VINDEX_OK;
-    size_t cap = l->cap * 2 > need ? l->cap * 2 : need;
-    uint8_t *grown = vx_alloc_big(cap, l->code_size);
-    if (!grown)
-        return vx_fail(VINDEX_ERR_NOMEM, "add: out of memory for %zu codes", cap);
-    if (l->base.ntotal)
-        memcpy(grown, l->codes, (size_t)l->base.ntotal * l->code_size);
-    vx_free(l->codes);
-    l->codes = grown;
-    l->cap = cap;
-    return VINDEX_OK;
-}
-
 static vindex_status lsh_add(vindex *ix, size_t n, const float *x, const vindex_id *ids)
 {
     (void)ids;
     lsh *l = (lsh *)ix;
     size_t at = (size_t)ix->ntotal;
-    vindex_status st = reserve(l, at + n);
+    vindex_status st = vx_codes_reserve(&l->codes, at, at + n, l->code_size, "add");
     if (!st)
-        st = encode(l, n, x, l->codes + at * l->code_size);
+        st = encode(l, n, x, l->codes.p + at * l->code_size);
     if (!st)
         ix->ntotal += (int64_t)n;
     return st;
@@ -357,7 +342,7 @@ static vindex_status lsh_search(const vindex *ix, size_t nq, const float *q, siz
         return VINDEX_ERR_NOMEM;
     vindex_status st = encode(l, nq, q, qcodes);
     if (!st) {
-        vx_hamming_base b = {l->codes, (size_t)ix->ntotal, l->code_size, p ? p->sel : NULL};
+        vx_hamming_base b = {l->codes.p, (size_t)ix->ntotal, l->code_size, p ? p->sel : NULL};
         st = vx_hamming_knn(&b, nq, qcodes, k, distances, labels);
     }
     vx_free(qcodes);
@@ -374,7 +359,7 @@ static vindex_status lsh_reconstruct(const vindex *ix, vindex_id id, float *out)
     float *y = vx_alloc(nbits, sizeof(float));
     if (!y)
         return VINDEX_ERR_NOMEM;
-    const uint8_t *c = l->codes + (size_t)id * l->code_size;
+    const uint8_t *c = l->codes.p + (size_t)id * l->code_size;
     for (size_t j = 0; j < nbits; j++) {
         y[j] = ((c[j >> 3] >> (j & 7)) & 1) ? 1.0f : -1.0f;
         if (l->train_thr)
@@ -399,11 +384,14 @@ static vindex_status lsh_remove_ids(vindex *ix, const vindex_selector *sel, size
 {
     lsh *l = (lsh *)ix;
     size_t n = (size_t)ix->ntotal, kept = 0, cs = l->code_size;
+    vindex_status st = vx_codes_reserve(&l->codes, n, n, cs, "remove_ids"); /* copy on write */
+    if (st)
+        return st;
     for (size_t i = 0; i < n; i++) {
         if (vindex_selector_contains(sel, (vindex_id)i))
             continue;
         if (kept != i)
-            memmove(l->codes + kept * cs, l->codes + i * cs, cs);
+            memmove(l->codes.p + kept * cs, l->codes.p + i * cs, cs);
         kept++;
     }
     *n_removed = n - kept;
@@ -414,9 +402,7 @@ static vindex_status lsh_remove_ids(vindex *ix, const vindex_selector *sel, size
 static void lsh_reset(vindex *ix)
 {
     lsh *l = (lsh *)ix;
-    vx_free(l->codes);
-    l->codes = NULL;
-    l->cap = 0;
+    vx_codes_free(&l->codes);
     ix->ntotal = 0;
 }
 
@@ -433,7 +419,7 @@ static size_t lsh_memory(const vindex *ix)
 {
     const lsh *l = (const lsh *)ix;
     size_t nbits = (size_t)l->nbits;
-    return sizeof *l + l->cap * l->code_size + (l->A ? nbits * (size_t)ix->d * sizeof(float) : 0) +
+    return sizeof *l + vx_codes_memory(&l->codes, l->code_size) + (l->A ? nbits * (size_t)ix->d * sizeof(float) : 0) +
            (l->thresholds ? nbits * sizeof(float) : 0);
 }
 
@@ -462,6 +448,75 @@ static vindex_status lsh_set_param(vindex *ix, const char *name, double value)
     return VINDEX_ERR_NOT_FOUND;
 }
 
+/* ---- persistence (docs/FORMAT.md, "IndexLSH") ---------------------------------- */
+
+#define TAG_LSH_META VX_TAG('L', 'S', 'H', 'M')
+#define TAG_LSH_ROTATION VX_TAG('L', 'S', 'H', 'R')
+#define TAG_LSH_THRESHOLDS VX_TAG('L', 'S', 'H', 'T')
+#define TAG_CODES VX_TAG('C', 'O', 'D', 'E')
+
+static vindex_status lsh_write(const vindex *ix, vx_writer *w)
+{
+    const lsh *l = (const lsh *)ix;
+    const size_t nbits = (size_t)l->nbits;
+    vx_io_write_index_header(w, ix, VX_FAMILY_LSH);
+    vx_writer_begin(w, TAG_LSH_META);
+    vx_writer_u32(w, (uint32_t)l->nbits);
+    vx_writer_u32(w, l->rotate ? 1u : 0u);
+    vx_writer_u32(w, l->train_thr ? 1u : 0u);
+    vx_writer_end(w);
+    if (l->rotate) /* stored, not redrawn: the file alone decides the codes */
+        vx_writer_array(w, TAG_LSH_ROTATION, l->A, nbits * (size_t)ix->d, sizeof(float));
+    if (l->train_thr && ix->is_trained)
+        vx_writer_array(w, TAG_LSH_THRESHOLDS, l->thresholds, nbits, sizeof(float));
+    vx_io_write_codes(w, TAG_CODES, &l->codes, (size_t)ix->ntotal, l->code_size);
+    return vx_writer_status(w);
+}
+
+vindex_status vx_lsh_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    vx_cursor c;
+    uint32_t nbits, rotate, train_thr;
+    vindex_status st;
+    if ((st = vx_reader_section(r, TAG_LSH_META, &c)) || (st = vx_cursor_u32(&c, &nbits)) ||
+        (st = vx_cursor_u32(&c, &rotate)) || (st = vx_cursor_u32(&c, &train_thr)) ||
+        (st = vx_cursor_done(&c)))
+        return st;
+    const size_t d = (size_t)h->d;
+    /* without a rotation, nbits <= d; with one, the rotation's nbits x d floats
+     * are in the file (checked by their exact size below) */
+    if (h->metric != VINDEX_METRIC_L2 || nbits == 0 || nbits > INT32_MAX || rotate > 1 ||
+        train_thr > 1 || (!rotate && nbits > d) ||
+        (!train_thr && !h->is_trained) ||
+        (h->ntotal > 0 && !h->is_trained))
+        return vx_io_corrupt("IndexLSH: nbits %u, rotate %u, train_thresholds %u, trained %d "
+                             "(d %zu, metric %d)",
+                             nbits, rotate, train_thr, (int)h->is_trained, d, (int)h->metric);
+    lsh *l = vx_calloc(1, sizeof *l);
+    if (!l)
+        return VINDEX_ERR_NOMEM;
+    vx_index_init(&l->base, &lsh_ops, h->d, VINDEX_METRIC_L2, h->is_trained);
+    l->nbits = (int)nbits;
+    l->code_size = ((size_t)nbits + 7) / 8;
+    l->rotate = rotate != 0;
+    l->train_thr = train_thr != 0;
+    *out = &l->base; /* freed by the caller on failure */
+    if ((rotate &&
+         (st = vx_reader_floats(r, TAG_LSH_ROTATION, (size_t)nbits * d, "IndexLSH", &l->A))) ||
+        (train_thr && h->is_trained &&
+         (st = vx_reader_floats(r, TAG_LSH_THRESHOLDS, nbits, "IndexLSH", &l->thresholds))) ||
+        (st = vx_io_read_codes(r, TAG_CODES, (size_t)h->ntotal, l->code_size, &l->codes)))
+        return st;
+    if (nbits % 8) { /* the bits past nbits are zero, as encoding leaves them */
+        const uint8_t mask = (uint8_t)(0xffu << (nbits % 8));
+        for (size_t i = 0; i < (size_t)h->ntotal; i++)
+            if (l->codes.p[i * l->code_size + l->code_size - 1] & mask)
+                return vx_io_corrupt("IndexLSH: code %zu has bits set past bit %u", i, nbits);
+    }
+    l->base.ntotal = h->ntotal;
+    return VINDEX_OK;
+}
+
 static const vx_index_ops lsh_ops = {
     .type_name = "IndexLSH",
     .train = lsh_train,
@@ -474,6 +529,7 @@ static const vx_index_ops lsh_ops = {
     .memory_bytes = lsh_memory,
     .set_param = lsh_set_param,
     .get_param = lsh_get_param,
+    .write = lsh_write,
 };
 
 VINDEX_API vindex_status vindex_lsh_new(vindex **out, int d, int nbits, int rotate_data,

@@ -16,6 +16,7 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../io/registry.h"
 #include "../quant/transforms.h"
 #include "composite.h"
 #include "index.h"
@@ -206,6 +207,34 @@ static vindex_status pt_get_param(const vindex *ix, const char *name, double *va
     return vindex_get_param(((const pretransform *)ix)->index, name, value);
 }
 
+/* ---- persistence (docs/FORMAT.md, "IndexPreTransform") -------------------- */
+
+static vindex_status pt_write(const vindex *ix, vx_writer *w)
+{
+    const pretransform *p = (const pretransform *)ix;
+    vx_io_write_index_header(w, ix, VX_FAMILY_PRETRANSFORM);
+    vx_transform_write(w, p->t);
+    return vx_io_write_index(w, p->index);
+}
+
+vindex_status vx_pretransform_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    (void)h; /* d (the transform's input), metric, ntotal: checked by the caller */
+    vindex_transform *t = NULL;
+    vindex *inner = NULL;
+    vindex_status st = vx_transform_read(r, &t);
+    if (!st && !(st = vx_io_read_index(r, &inner)) && vindex_pretransform_new(out, t, inner)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", vindex_last_error());
+        st = vx_io_corrupt("IndexPreTransform: %s", msg);
+    }
+    if (st) {
+        vindex_free(inner);
+        vindex_transform_free(t);
+    }
+    return st;
+}
+
 /* Two tables: ids are accepted exactly when the inner index accepts them, so
  * that the wrapper labels by position (and IDMap can wrap it) when the inner
  * index does. */
@@ -215,7 +244,7 @@ static vindex_status pt_get_param(const vindex *ix, const char *name, double *va
         .supports_ids = ids_, .search = pt_search, .range_search = pt_range_search,           \
         .reconstruct = pt_reconstruct, .remove_ids = pt_remove_ids, .reset = pt_reset,         \
         .destroy = pt_destroy, .memory_bytes = pt_memory, .set_param = pt_set_param,          \
-        .get_param = pt_get_param,                                                             \
+        .get_param = pt_get_param, .write = pt_write,                                          \
     }
 
 static const vx_index_ops pt_ops = PT_OPS(false);

@@ -26,6 +26,7 @@
 #include "../core/threads.h"
 #include "../core/topk.h"
 #include "../simd/kernels.h"
+#include "../io/registry.h"
 #include "composite.h"
 #include "flat.h"
 #include "index.h"
@@ -403,13 +404,65 @@ static vindex_status refine_get_param(const vindex *ix, const char *name, double
     return vindex_get_param(r->coarse, name, value);
 }
 
+/* ---- persistence (docs/FORMAT.md, "IndexRefine") -------------------------- */
+
+#define TAG_REFINE_META VX_TAG('R', 'F', 'N', 'M')
+
+static vindex_status refine_write(const vindex *ix, vx_writer *w)
+{
+    const refine *r = (const refine *)ix;
+    vx_io_write_index_header(w, ix, ix->ops == &refine_flat_ops ? VX_FAMILY_REFINE_FLAT
+                                                                : VX_FAMILY_REFINE);
+    vx_writer_begin(w, TAG_REFINE_META);
+    vx_writer_f64(w, r->k_factor);
+    vx_writer_end(w);
+    vindex_status st = vx_io_write_index(w, r->coarse);
+    return st ? st : vx_io_write_index(w, r->refine);
+}
+
+vindex_status vx_refine_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    vx_cursor c;
+    double k_factor;
+    vindex_status st;
+    if ((st = vx_reader_section(r, TAG_REFINE_META, &c)) || (st = vx_cursor_f64(&c, &k_factor)) ||
+        (st = vx_cursor_done(&c)))
+        return st;
+    if (!(k_factor >= 1 && k_factor <= 1e6) || (float)k_factor != k_factor)
+        return vx_io_corrupt("IndexRefine: k_factor %g is not a float in [1, 1e6]", k_factor);
+    const bool flat = h->family == VX_FAMILY_REFINE_FLAT;
+    vindex *base = NULL, *rix = NULL;
+    if ((st = vx_io_read_index(r, &base)) || (st = vx_io_read_index(r, &rix))) {
+        vindex_free(base);
+        return st;
+    }
+    /* the constructor's checks (same d, metric and vectors; a refine index
+     * that labels by position and reconstructs); IndexRefineFlat's own
+     * refine index is a Flat */
+    if ((flat && strcmp(rix->ops->type_name, "IndexFlat") != 0) ||
+        vindex_refine_new(out, base, rix)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", flat && strcmp(rix->ops->type_name, "IndexFlat")
+                                            ? "its refine index is not an IndexFlat"
+                                            : vindex_last_error());
+        vindex_free(base);
+        vindex_free(rix);
+        return vx_io_corrupt("%s: %s", flat ? "IndexRefineFlat" : "IndexRefine", msg);
+    }
+    refine *ref = (refine *)*out;
+    if (flat)
+        ref->base.ops = &refine_flat_ops;
+    ref->k_factor = (float)k_factor;
+    return VINDEX_OK;
+}
+
 #define REFINE_OPS(name_)                                                                      \
     {                                                                                          \
         .type_name = name_, .train = refine_train, .add = refine_add, .supports_ids = false,   \
         .search = refine_search, .range_search = refine_range_search,                         \
         .reconstruct = refine_reconstruct, .remove_ids = refine_remove_ids,                    \
         .reset = refine_reset, .destroy = refine_destroy, .memory_bytes = refine_memory,       \
-        .set_param = refine_set_param, .get_param = refine_get_param,                          \
+        .set_param = refine_set_param, .get_param = refine_get_param, .write = refine_write,   \
     }
 
 static const vx_index_ops refine_ops = REFINE_OPS("IndexRefine");

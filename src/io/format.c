@@ -648,6 +648,23 @@ vindex_status vx_reader_array(vx_reader *r, uint32_t tag, size_t count, size_t e
     return VINDEX_OK;
 }
 
+vindex_status vx_reader_floats(vx_reader *r, uint32_t tag, size_t n, const char *what,
+                               float **out)
+{
+    void *p;
+    vindex_status st = vx_reader_array(r, tag, n, sizeof(float), &p, NULL);
+    if (st)
+        return st;
+    if (!vx_io_all_finite(p, n)) {
+        char tb[16];
+        vx_free(p);
+        return vx_io_corrupt("%s: section %s holds a NaN or infinite value", what,
+                             tag_str(tag, tb));
+    }
+    *out = p;
+    return VINDEX_OK;
+}
+
 static vindex_status cursor_take(vx_cursor *c, size_t n, const uint8_t **p)
 {
     char tb[16];

@@ -127,6 +127,11 @@ vindex_status vx_reader_array(vx_reader *r, uint32_t tag, size_t count, size_t e
 vindex_status vx_reader_view(vx_reader *r, uint32_t tag, size_t count, size_t elem_size,
                              const void **out);
 
+/* As vx_reader_array for n floats, always copied (NULL when n is 0), which
+ * must all be finite; CORRUPT naming `what` otherwise. */
+vindex_status vx_reader_floats(vx_reader *r, uint32_t tag, size_t n, const char *what,
+                               float **out);
+
 /* Bytes of sections not yet read: an upper bound on what any count read from
  * the file can justify allocating. */
 size_t vx_reader_remaining(const vx_reader *r);

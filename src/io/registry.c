@@ -15,6 +15,10 @@ static const vx_io_family families[] = {
     {VX_FAMILY_SQ, "IndexScalarQuantizer", vx_sq_index_read},
     {VX_FAMILY_IVF_PQ, "IndexIVFPQ", vx_ivf_pq_read},
     {VX_FAMILY_IVF_SQ, "IndexIVFScalarQuantizer", vx_ivf_sq_read},
+    {VX_FAMILY_LSH, "IndexLSH", vx_lsh_read},
+    {VX_FAMILY_REFINE, "IndexRefine", vx_refine_read},
+    {VX_FAMILY_REFINE_FLAT, "IndexRefineFlat", vx_refine_read},
+    {VX_FAMILY_PRETRANSFORM, "IndexPreTransform", vx_pretransform_read},
 };
 
 const vx_io_family *vx_io_family_of(uint32_t tag)

@@ -23,6 +23,10 @@
 #define VX_FAMILY_SQ VX_TAG('S', 'Q', ' ', ' ')
 #define VX_FAMILY_IVF_PQ VX_TAG('I', 'V', 'P', 'Q')
 #define VX_FAMILY_IVF_SQ VX_TAG('I', 'V', 'S', 'Q')
+#define VX_FAMILY_LSH VX_TAG('L', 'S', 'H', ' ')
+#define VX_FAMILY_REFINE VX_TAG('R', 'F', 'N', 'E')
+#define VX_FAMILY_REFINE_FLAT VX_TAG('R', 'F', 'N', 'F')
+#define VX_FAMILY_PRETRANSFORM VX_TAG('P', 'R', 'E', 'T')
 
 /* Builds the index whose INDX section (h) was just read, from the sections
  * that follow it, in the order its write op wrote them. On failure *out is
@@ -54,5 +58,8 @@ vindex_status vx_pq_index_read(vx_reader *r, const vx_io_index_header *h, vindex
 vindex_status vx_sq_index_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_ivf_pq_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_ivf_sq_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_lsh_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_refine_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_pretransform_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 
 #endif

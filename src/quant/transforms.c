@@ -26,6 +26,7 @@
 #include "../core/error.h"
 #include "../core/threads.h"
 #include "../index/index.h"
+#include "../io/format.h"
 #include "../simd/kernels.h"
 
 extern void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n,
@@ -148,7 +149,8 @@ static vindex_transform *transform_alloc(tr_kind kind, int d_in, int d_out)
     t->kind = kind;
     t->d_in = d_in;
     t->d_out = d_out;
-    if (kind != TR_L2NORM && !(t->A = vx_alloc((size_t)d_out, (size_t)d_in * sizeof(float)))) {
+    /* zeroed: an untrained transform's matrix is written to files as it is */
+    if (kind != TR_L2NORM && !(t->A = vx_calloc((size_t)d_out, (size_t)d_in * sizeof(float)))) {
         vx_free(t);
         return NULL;
     }
@@ -533,6 +535,112 @@ bool vx_transform_token(const vindex_transform *t, char *buf, size_t len)
     default: return false;
     }
     return n > 0 && (size_t)n < len;
+}
+
+/* ---- persistence (docs/FORMAT.md, "IndexPreTransform") ---------------------- */
+
+#define TAG_TR_META VX_TAG('T', 'R', 'F', 'M')
+#define TAG_TR_MATRIX VX_TAG('T', 'R', 'F', 'A')
+#define TAG_TR_BIAS VX_TAG('T', 'R', 'F', 'B')
+#define TAG_TR_REVERSE_BIAS VX_TAG('T', 'R', 'F', 'C')
+#define TAG_TR_EIGEN VX_TAG('T', 'R', 'E', 'V')
+
+void vx_transform_write(vx_writer *w, const vindex_transform *t)
+{
+    vx_writer_begin(w, TAG_TR_META);
+    vx_writer_u32(w, (uint32_t)t->kind);
+    vx_writer_u32(w, (uint32_t)t->d_in);
+    vx_writer_u32(w, (uint32_t)t->d_out);
+    vx_writer_u32(w, t->is_trained ? 1u : 0u);
+    vx_writer_u32(w, t->orthonormal ? 1u : 0u);
+    vx_writer_f64(w, t->eigen_power);
+    vx_writer_u32(w, t->random_rotation ? 1u : 0u);
+    vx_writer_u32(w, (uint32_t)t->M);
+    vx_writer_u32(w, (uint32_t)t->niter);
+    vx_writer_u32(w, (uint32_t)t->niter_pq);
+    vx_writer_u32(w, (uint32_t)t->niter_pq_0);
+    vx_writer_u32(w, t->b ? 1u : 0u);
+    vx_writer_u32(w, t->eigenvalues ? 1u : 0u);
+    vx_writer_end(w);
+    const size_t di = (size_t)t->d_in, dout = (size_t)t->d_out;
+    if (t->A) /* also untrained (zeros): its size is what justifies the allocation */
+        vx_writer_array(w, TAG_TR_MATRIX, t->A, dout * di, sizeof(float));
+    if (t->b) {
+        vx_writer_array(w, TAG_TR_BIAS, t->b, dout, sizeof(float));
+        vx_writer_array(w, TAG_TR_REVERSE_BIAS, t->c, di, sizeof(float));
+    }
+    if (t->eigenvalues)
+        vx_writer_array(w, TAG_TR_EIGEN, t->eigenvalues, dout, sizeof(float));
+}
+
+vindex_status vx_transform_read(vx_reader *r, vindex_transform **out)
+{
+    *out = NULL;
+    vx_cursor c;
+    uint32_t f[13];
+    double eigen_power = 0;
+    vindex_status st = vx_reader_section(r, TAG_TR_META, &c);
+    for (int i = 0; i < 5 && !st; i++)
+        st = vx_cursor_u32(&c, &f[i]);
+    if (!st)
+        st = vx_cursor_f64(&c, &eigen_power);
+    for (int i = 6; i < 13 && !st; i++)
+        st = vx_cursor_u32(&c, &f[i]);
+    if (st || (st = vx_cursor_done(&c)))
+        return st;
+    const uint32_t kind = f[0], di = f[1], dout = f[2], trained = f[3], ortho = f[4];
+    const uint32_t rr = f[6], M = f[7], has_b = f[11], has_ev = f[12];
+    bool ok = kind <= TR_OPQ && di >= 1 && di <= 65536 && dout >= 1 && dout <= 65536 &&
+              trained <= 1 && ortho <= 1 && rr <= 1 && has_b <= 1 && has_ev <= 1 &&
+              f[8] <= INT32_MAX && f[9] <= INT32_MAX && f[10] <= INT32_MAX;
+    if (ok) {
+        const bool pca = kind == TR_PCA;
+        switch (kind) {
+        case TR_RR: ok = trained && ortho; break;
+        case TR_L2NORM: ok = trained && di == dout && !ortho; break;
+        case TR_PCA:
+            ok = dout <= di && eigen_power >= -1 && eigen_power <= 0 &&
+                 (float)eigen_power == eigen_power && (!ortho || eigen_power == 0);
+            break;
+        default: ok = dout <= di && M >= 1 && dout % M == 0; break; /* OPQ */
+        }
+        /* PCA's bias and eigenvalues exist once trained, nothing else has them */
+        ok = ok && has_b == (pca && trained) && has_ev == (pca && trained) &&
+             (trained || !ortho);
+    }
+    if (!ok)
+        return vx_io_corrupt("transform: inconsistent fields (kind %u, %u -> %u, trained %u, "
+                             "eigen_power %g, M %u)",
+                             kind, di, dout, trained, eigen_power, M);
+    /* the matrix first: its exact size in the file justifies the allocations */
+    float *A = NULL;
+    if (kind != TR_L2NORM &&
+        (st = vx_reader_floats(r, TAG_TR_MATRIX, (size_t)dout * di, "transform", &A)))
+        return st;
+    vindex_transform *t = transform_alloc(TR_L2NORM, (int)di, (int)dout); /* no matrix */
+    if (!t) {
+        vx_free(A);
+        return VINDEX_ERR_NOMEM;
+    }
+    t->kind = (tr_kind)kind;
+    t->A = A;
+    t->is_trained = trained != 0;
+    t->orthonormal = ortho != 0;
+    t->eigen_power = (float)eigen_power;
+    t->random_rotation = rr != 0;
+    t->M = (int)M;
+    t->niter = (int)f[8];
+    t->niter_pq = (int)f[9];
+    t->niter_pq_0 = (int)f[10];
+    if ((has_b && ((st = vx_reader_floats(r, TAG_TR_BIAS, dout, "transform", &t->b)) ||
+                   (st = vx_reader_floats(r, TAG_TR_REVERSE_BIAS, di, "transform", &t->c)))) ||
+        (has_ev &&
+         (st = vx_reader_floats(r, TAG_TR_EIGEN, dout, "transform", &t->eigenvalues)))) {
+        vindex_transform_free(t);
+        return st;
+    }
+    *out = t;
+    return VINDEX_OK;
 }
 
 /* ---- public API ------------------------------------------------------------ */

@@ -24,4 +24,11 @@ size_t vx_transform_memory(const vindex_transform *t);
  * into buf; false when the transform has none or buf is too small. */
 bool vx_transform_token(const vindex_transform *t, char *buf, size_t len);
 
+/* Persistence (docs/FORMAT.md, "IndexPreTransform"): the transform's sections
+ * (TRFM, then its arrays); the reader validates every field and array. */
+typedef struct vx_writer vx_writer;
+typedef struct vx_reader vx_reader;
+void vx_transform_write(vx_writer *w, const vindex_transform *t);
+vindex_status vx_transform_read(vx_reader *r, vindex_transform **out);
+
 #endif

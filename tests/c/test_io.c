@@ -317,6 +317,100 @@ static vindex *b_ivf_hnsw(int d, size_t n, const float *x)
     return ivf_fill(ix, n, x, false, VINDEX_DIRECT_MAP_NONE);
 }
 
+static vindex *lsh_of(int d, size_t n, const float *x, int nbits, int rotate, int thresholds)
+{
+    vindex *ix;
+    ASSERT_OK(vindex_lsh_new(&ix, d, nbits, rotate, thresholds));
+    if (n) {
+        ASSERT_OK(vindex_train(ix, n, x));
+        ASSERT_OK(vindex_add(ix, n, x));
+    }
+    return ix;
+}
+
+static vindex *b_lsh(int d, size_t n, const float *x) { return lsh_of(d, n, x, 12, 1, 1); }
+static vindex *b_lsh_plain(int d, size_t n, const float *x) { return lsh_of(d, n, x, 5, 0, 0); }
+static vindex *b_lsh_untrained(int d, size_t n, const float *x)
+{
+    (void)n;
+    return lsh_of(d, 0, x, 16, 1, 1);
+}
+
+static vindex *filled(vindex *ix, size_t n, const float *x)
+{
+    ASSERT_OK(vindex_train(ix, n, x));
+    ASSERT_OK(vindex_add(ix, n, x));
+    return ix;
+}
+
+static vindex *b_refine_flat(int d, size_t n, const float *x)
+{
+    vindex *ix;
+    ASSERT_OK(vindex_refine_new(&ix, pq_of(d, 0, x, 2, 4, VINDEX_METRIC_L2), NULL));
+    ASSERT_OK(vindex_set_param(ix, "k_factor", 2.5));
+    return filled(ix, n, x);
+}
+
+static vindex *b_refine_sq(int d, size_t n, const float *x)
+{
+    vindex *ix, *base = ivfpq_of(d, 2, 4, VINDEX_METRIC_INNER_PRODUCT);
+    ASSERT_OK(vindex_set_param(base, "cp.min_points_per_centroid", 1));
+    ASSERT_OK(vindex_refine_new(&ix, base, sq_of(d, 0, x, VINDEX_SQ_8BIT,
+                                                 VINDEX_METRIC_INNER_PRODUCT)));
+    ASSERT_OK(vindex_set_param(ix, "k_factor", 3));
+    ASSERT_OK(vindex_set_param(ix, "nprobe", 3));
+    return filled(ix, n, x);
+}
+
+static vindex *pt_of(vindex_transform *t, vindex *inner)
+{
+    vindex *ix;
+    ASSERT_OK(vindex_pretransform_new(&ix, t, inner));
+    return ix;
+}
+
+static vindex *b_pt_rr(int d, size_t n, const float *x)
+{
+    vindex_transform *t;
+    ASSERT_OK(vindex_transform_random_rotation_new(&t, d, d + 2, 42));
+    return filled(pt_of(t, sq_of(d + 2, 0, x, VINDEX_SQ_8BIT, VINDEX_METRIC_L2)), n, x);
+}
+
+static vindex *b_pt_pca_whiten(int d, size_t n, const float *x)
+{
+    vindex_transform *t;
+    ASSERT_OK(vindex_transform_pca_new(&t, d, 4, -0.5f, 1));
+    return filled(pt_of(t, flat_of(4, 0, x, VINDEX_METRIC_L2)), n, x);
+}
+
+static vindex *b_pt_opq(int d, size_t n, const float *x)
+{
+    vindex_transform *t;
+    ASSERT_OK(vindex_transform_opq_new(&t, d, 4, 2));
+    return filled(pt_of(t, flat_of(4, 0, x, VINDEX_METRIC_L2)), n, x);
+}
+
+/* a chain: L2 normalisation, then PCA, in front of an IDMap2 of IP Flat */
+static vindex *b_pt_chain(int d, size_t n, const float *x)
+{
+    vindex_transform *norm, *pca;
+    vindex *idm;
+    ASSERT_OK(vindex_transform_l2norm_new(&norm, d));
+    ASSERT_OK(vindex_transform_pca_new(&pca, d, d - 2, 0, 0));
+    ASSERT_OK(vindex_idmap2_new(&idm, flat_of(d - 2, 0, x, VINDEX_METRIC_INNER_PRODUCT)));
+    vindex *ix = pt_of(norm, pt_of(pca, idm));
+    ASSERT_OK(vindex_train(ix, n, x));
+    return add_with_case_ids(ix, n, x);
+}
+
+static vindex *b_pt_untrained(int d, size_t n, const float *x)
+{
+    (void)n;
+    vindex_transform *t;
+    ASSERT_OK(vindex_transform_pca_new(&t, d, 3, 0, 0));
+    return pt_of(t, flat_of(3, 0, x, VINDEX_METRIC_L2));
+}
+
 enum {
     K_FLAT_L2, K_FLAT_SPLIT, K_FLAT_IP, K_IDMAP, K_IDMAP2, K_IVF, K_IVF_ARRAY, K_IVF_HASH_IP,
     K_HNSW_FLAT, K_HNSW_IP, K_HNSW_SQ8, K_HNSW_FP16, K_IVF_HNSW
@@ -353,6 +447,16 @@ static const io_case CASES[] = {
     {"IVFSQ4 IP hash map", 8, 30, b_ivfsq4_ip_hash},
     {"IVFSQfp16", 8, 30, b_ivfsq_fp16},
     {"IVFSQ8 uniform untrained", 8, 0, b_ivfsq_untrained},
+    {"LSH 12 bits, rotation, thresholds", 8, 30, b_lsh},
+    {"LSH 5 bits", 8, 30, b_lsh_plain},
+    {"LSH untrained thresholds", 8, 0, b_lsh_untrained},
+    {"RefineFlat over PQ", 8, 30, b_refine_flat},
+    {"Refine IVFPQ IP by SQ8", 8, 40, b_refine_sq},
+    {"PreTransform RR up, SQ8", 8, 30, b_pt_rr},
+    {"PreTransform PCAWR", 8, 30, b_pt_pca_whiten},
+    {"PreTransform OPQ", 8, 260, b_pt_opq},
+    {"PreTransform chain L2norm, PCA, IDMap2", 8, 30, b_pt_chain},
+    {"PreTransform untrained PCA", 8, 0, b_pt_untrained},
 };
 
 enum { K_COUNT = sizeof CASES / sizeof CASES[0] };
@@ -966,6 +1070,36 @@ static void crafted_huge_counts(void **state)
     w = vx_writer_new();
     for (int i = 0; i < 100; i++)
         index_header(w, VX_FAMILY_IDMAP, 8, 0);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    /* codecs whose dimension alone would ask for gigabytes: an SQ of d 2^31-1
+     * and a 65536 x 65536 PCA, without the arrays that would justify them */
+    w = vx_writer_new();
+    index_header(w, VX_FAMILY_SQ, 0x7fffffff, 0);
+    vx_writer_begin(w, VX_TAG('S', 'Q', 'C', 'D'));
+    vx_writer_u32(w, VINDEX_SQ_8BIT);
+    vx_writer_u32(w, 0x7fffffff);
+    vx_writer_u32(w, 1);
+    vx_writer_end(w);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    w = vx_writer_new();
+    index_header(w, VX_FAMILY_PRETRANSFORM, 65536, 0);
+    vx_writer_begin(w, VX_TAG('T', 'R', 'F', 'M'));
+    const uint32_t tr[5] = {2, 65536, 65536, 0, 0}; /* PCA, untrained */
+    for (int i = 0; i < 5; i++)
+        vx_writer_u32(w, tr[i]);
+    vx_writer_f64(w, 0);
+    for (int i = 0; i < 7; i++)
+        vx_writer_u32(w, 0);
+    vx_writer_end(w);
+    assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
+    /* an LSH of 2^31-1 bits with a rotation, whose rotation is not there */
+    w = vx_writer_new();
+    index_header(w, VX_FAMILY_LSH, 8, 0);
+    vx_writer_begin(w, VX_TAG('L', 'S', 'H', 'M'));
+    vx_writer_u32(w, 0x7fffffff);
+    vx_writer_u32(w, 1);
+    vx_writer_u32(w, 0);
+    vx_writer_end(w);
     assert_int_equal(read_crafted(w), VINDEX_ERR_CORRUPT);
     /* an unknown family */
     w = vx_writer_new();

@@ -57,7 +57,10 @@ def make(kind):
         spec, metric = SPECS[kind]
         ix = faiss.index_factory(D, spec, metric)
         ix.train(XB)
-        ix.add(XB)
+        if isinstance(ix, faiss.IndexIDMap):
+            ix.add_with_ids(XB, np.arange(len(XB), dtype=np.int64) * 2 + 1)
+        else:
+            ix.add(XB)
         if isinstance(ix, faiss.IndexIVF):
             ix.nprobe = 2
             ix.set_direct_map_type(faiss.DirectMap.Hashtable)
@@ -78,6 +81,15 @@ SPECS = {
     "ivfpq_ip": ("IVF8,PQ4", IP),
     "ivfsq8": ("IVF8,SQ8", L2),
     "ivfsq4_ip": ("IVF8,SQ4", IP),
+    "lsh": ("LSH", L2),
+    "lsh_rt": ("LSHrt", L2),
+    "rflat": ("PQ4x4,RFlat", L2),
+    "refine_sq": ("IVF8,PQ4,Refine(SQ8)", IP),
+    "pca": ("PCA8,Flat", L2),
+    "rr": ("RR16,SQ8", L2),
+    "opq": ("OPQ4,IVF8,PQ4x4", L2),
+    "l2norm_pcaw": ("L2norm,PCAW8,Flat", IP),
+    "idmap_pca": ("IDMap2,PCAR8,SQfp16", L2),
 }
 KINDS = ["flat_l2", "flat_ip", "idmap", "idmap2", "ivf", "ivf_ip_hash", "hnsw", "hnsw_sq",
          "hnsw_fp16", "ivf_hnsw"] + list(SPECS)
@@ -92,7 +104,12 @@ CLASSES = {"flat_l2": faiss.IndexFlatL2, "flat_ip": faiss.IndexFlatIP,
            "sqfp16": faiss.IndexScalarQuantizer, "sqbf16": faiss.IndexScalarQuantizer,
            "ivfpq": faiss.IndexIVFPQ, "ivfpq_ip": faiss.IndexIVFPQ,
            "ivfsq8": faiss.IndexIVFScalarQuantizer,
-           "ivfsq4_ip": faiss.IndexIVFScalarQuantizer}
+           "ivfsq4_ip": faiss.IndexIVFScalarQuantizer,
+           "lsh": faiss.IndexLSH, "lsh_rt": faiss.IndexLSH,
+           "rflat": faiss.IndexRefineFlat, "refine_sq": faiss.IndexRefine,
+           "pca": faiss.IndexPreTransform, "rr": faiss.IndexPreTransform,
+           "opq": faiss.IndexPreTransform, "l2norm_pcaw": faiss.IndexPreTransform,
+           "idmap_pca": faiss.IndexIDMap2}
 
 
 def reverse_spec(index):
@@ -142,14 +159,20 @@ def test_round_trips(kind, tmp_path):
     c = faiss.clone_index(ix)
     assert_same(ix, c)
     if isinstance(ix, faiss.IndexIDMap):
-        assert type(c.index) is faiss.IndexFlatL2 and c.index.ntotal == ix.ntotal
+        assert type(c.index) is type(ix.index) and c.index.ntotal == ix.ntotal
     if isinstance(ix, faiss.IndexIVF):
         assert c.quantizer.ntotal == ix.nlist
     if kind in SPECS:
         assert faiss.reverse_index_factory(c) == faiss.reverse_index_factory(ix) != ""
 
 
-@pytest.mark.parametrize("kind", list(SPECS))
+# Mapped code arrays are copied on the first write; a mapped Flat part refuses
+# writes instead (test_mmap_is_read_only).
+CODE_KINDS = [k for k in SPECS if k not in ("rflat", "refine_sq", "pca", "l2norm_pcaw",
+                                            "idmap_pca")]
+
+
+@pytest.mark.parametrize("kind", CODE_KINDS)
 def test_mapped_codes_copy_on_write(kind, tmp_path):
     """A mapped index whose codes lie in the file takes adds and removals (its
     codes are copied first) and then matches an index changed the same way."""
