@@ -802,18 +802,22 @@ VINDEX_API size_t vindex_get_blas_threshold(void);
  * VINDEX_ERR_CORRUPT (a newer format version VINDEX_ERR_UNSUPPORTED, naming
  * both versions), never a crash, and never an allocation larger than the
  * file. Families written so far: IndexFlat, IndexIDMap, IndexIDMap2,
- * IndexIVFFlat, IndexHNSWFlat, IndexHNSWSQ; others give
+ * IndexIVFFlat, IndexIVFPQ, IndexIVFScalarQuantizer, IndexPQ,
+ * IndexScalarQuantizer, IndexHNSWFlat, IndexHNSWSQ, IndexLSH, IndexRefine,
+ * IndexRefineFlat, IndexPreTransform (with every transform); others give
  * VINDEX_ERR_UNSUPPORTED. */
 
-/* Read the big arrays (Flat vectors) in place from a read-only mapping of the
- * file instead of copying them: opening costs no copy and the pages are
- * shared. Searches give the same results as after a copying read. The index
- * is read-only where it is mapped: add and remove_ids on a mapped Flat or HNSW
- * index (graph and vectors are used in place; or an IDMap over a Flat one)
- * fail with VINDEX_ERR_UNSUPPORTED; reset drops the mapping. IVF lists are copied (only the quantizer's centroids are mapped), so
- * a mapped IVF index still takes adds and removals. The file must not be
- * modified while the index lives (vindex_write never modifies a file: it
- * replaces it). */
+/* Read the big arrays (Flat vectors, HNSW graphs and vectors, PQ / SQ / LSH
+ * codes, IVF inverted lists) in place from a read-only mapping of the file
+ * instead of copying them: opening costs no copy and the pages are shared.
+ * Searches give the same results as after a copying read. Code arrays and
+ * inverted lists are copied on their first change (an add, remove_ids or
+ * merge copies the arrays it changes), so such an index stays fully usable.
+ * Flat and HNSW storage is read-only where it is mapped: add and remove_ids on
+ * a mapped Flat or HNSW index (or a composite over one) fail with
+ * VINDEX_ERR_UNSUPPORTED naming the flag; reset drops the mapping. The file
+ * must not be modified while the index lives (vindex_write never modifies a
+ * file: it replaces it). */
 #define VINDEX_IO_MMAP 1u
 
 /* Writes ix to path atomically: into a temporary file in the same directory,

@@ -34,6 +34,7 @@
 #include "../core/selector.h"
 #include "../core/threads.h"
 #include "../core/topk.h"
+#include "../io/format.h"
 #include "../quant/kmeans.h"
 #include "flat.h"
 #include "ivf_coarse.h"
@@ -168,8 +169,10 @@ static vindex_status reserve_lists(vx_ivf *ivf, const size_t *extra)
             memcpy(codes[l], L->codes, vx_ivf_codes_bytes(ivf, L->n));
             memcpy(ids[l], L->ids, L->n * sizeof(vindex_id));
         }
-        vx_free(L->codes);
-        vx_free(L->ids);
+        if (L->cap) { /* borrowed arrays are the mapping's */
+            vx_free(L->codes);
+            vx_free(L->ids);
+        }
         L->codes = codes[l];
         L->ids = ids[l];
         L->cap = caps[l];
@@ -840,6 +843,28 @@ vindex_status vx_ivf_reconstruct(const vindex *ix, vindex_id id, float *out)
     return VINDEX_OK;
 }
 
+/* Copies a borrowed list into arrays of its own (copy on write). */
+static vindex_status own_list(vx_ivf *ivf, vx_ivf_list *L, const char *op)
+{
+    if (L->cap || !L->n)
+        return VINDEX_OK;
+    const size_t blk = ivf->fam->block, cap = blk ? (L->n + blk - 1) / blk * blk : L->n;
+    uint8_t *codes = vx_calloc(vx_ivf_codes_bytes(ivf, cap), 1); /* unused slots zero */
+    vindex_id *ids = vx_alloc(cap, sizeof(vindex_id));
+    if (!codes || !ids) {
+        vx_free(codes);
+        vx_free(ids);
+        return vx_fail(VINDEX_ERR_NOMEM, "%s: out of memory copying an inverted list of %zu "
+                       "entries out of the mapped file", op, L->n);
+    }
+    memcpy(codes, L->codes, vx_ivf_codes_bytes(ivf, L->n));
+    memcpy(ids, L->ids, L->n * sizeof(vindex_id));
+    L->codes = codes;
+    L->ids = ids;
+    L->cap = cap;
+    return VINDEX_OK;
+}
+
 vindex_status vx_ivf_remove_ids(vindex *ix, const vindex_selector *sel, size_t *n_removed)
 {
     vx_ivf *ivf = (vx_ivf *)ix;
@@ -849,6 +874,17 @@ vindex_status vx_ivf_remove_ids(vindex *ix, const vindex_selector *sel, size_t *
                        "remove_ids: not possible with an array direct map (it needs ids "
                        "0..ntotal-1); switch to the hash kind with make_direct_map first");
     const bool hash = ivf->dm_kind == VINDEX_DIRECT_MAP_HASH;
+    /* borrowed lists that lose entries are copied first; a failure leaves the
+     * index as it was (a copied list holds what it borrowed) */
+    for (size_t l = 0; l < ivf->nlist; l++) {
+        vx_ivf_list *L = &ivf->lists[l];
+        for (size_t i = 0; !L->cap && i < L->n; i++)
+            if (vindex_selector_contains(sel, L->ids[i])) {
+                vindex_status st = own_list(ivf, L, "remove_ids");
+                if (st)
+                    return st;
+            }
+    }
     uint8_t *buf = NULL; /* a blocked family's entries move through it */
     if (ivf->fam->block && !(buf = vx_calloc(1, cs)))
         return VINDEX_ERR_NOMEM;
@@ -891,10 +927,14 @@ vindex_status vx_ivf_remove_ids(vindex *ix, const vindex_selector *sel, size_t *
 static void free_lists(vx_ivf *ivf)
 {
     for (size_t l = 0; l < ivf->nlist; l++) {
-        vx_free(ivf->lists[l].codes);
-        vx_free(ivf->lists[l].ids);
+        if (ivf->lists[l].cap) { /* else empty, or borrowed from the mapping */
+            vx_free(ivf->lists[l].codes);
+            vx_free(ivf->lists[l].ids);
+        }
         memset(&ivf->lists[l], 0, sizeof ivf->lists[l]);
     }
+    vx_mapping_release(ivf->map);
+    ivf->map = NULL;
 }
 
 void vx_ivf_reset(vindex *ix)

@@ -45,9 +45,14 @@ typedef struct vx_ivf_coarse vx_ivf_coarse;
 typedef struct vx_reader vx_reader; /* io/format.h */
 struct vx_io_index_header;
 
+/* A list owns its arrays (cap entries allocated) or, after a read with
+ * VINDEX_IO_MMAP, borrows them from the read-only mapping: cap 0 with n > 0.
+ * Whatever changes a list makes it own its arrays first (copy on write:
+ * reserve_lists, own_list in ivf.c), so a mapped index takes adds, removals
+ * and merges, and the file is never written. */
 typedef struct vx_ivf_list {
-    uint8_t *codes;  /* cap * code_size bytes */
-    vindex_id *ids;  /* cap */
+    uint8_t *codes;  /* cap * code_size bytes (n when borrowed) */
+    vindex_id *ids;  /* cap (n when borrowed) */
     size_t n, cap;
 } vx_ivf_list;
 
@@ -142,6 +147,7 @@ struct vx_ivf {
     /* the centroids' sketches for the coarse search of a few queries
      * (ivf_coarse.h); NULL when they do not apply */
     struct vx_ivf_coarse *coarse;
+    struct vx_mapping *map; /* the mapped file borrowed lists lie in, or NULL */
 };
 
 /* Bytes that n entries of a list occupy (whole blocks for a blocked family). */

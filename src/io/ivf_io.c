@@ -6,13 +6,14 @@
  *   INDX.. the coarse quantizer, nested
  *   ....   the family's codec sections (write_codec; read by its make function)
  *   ILSZ   nlist u64: entries per list
- *   ICOD   the lists' codes, list after list (sum of sizes x code_size bytes)
+ *   ICOD   the lists' codes, list after list (each list's vx_ivf_codes_bytes: size x
+ *          code_size, in whole blocks for a blocked family)
  *   IIDS   the lists' ids, list after list (sum of sizes int64)
  *
  * The direct map is not stored: it is rebuilt from the lists on reading,
  * which also checks what it needs (ids unique; 0..ntotal-1 for an array).
- * Lists are always copied into their own allocations, also with
- * VINDEX_IO_MMAP (the quantizer's centroids, a Flat index, are used in place).
+ * With VINDEX_IO_MMAP the lists borrow their codes and ids from the mapping
+ * (copied on their first change, see vx_ivf_list); else they are copied.
  */
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +95,13 @@ static vindex_status restore_params(vindex *ix, const ivf_meta *m)
     return VINDEX_OK;
 }
 
+/* Entries a list of n holds room for: whole blocks for a blocked family. */
+static size_t list_slots(const vx_ivf *ivf, size_t n)
+{
+    const size_t b = ivf->fam->block;
+    return b ? (n + b - 1) / b * b : n;
+}
+
 /* The lists from ILSZ, ICOD and IIDS. */
 static vindex_status read_lists(vx_reader *r, vx_ivf *ivf, int64_t ntotal)
 {
@@ -104,10 +112,13 @@ static vindex_status read_lists(vx_reader *r, vx_ivf *ivf, int64_t ntotal)
         return st;
     const uint8_t *sizes = sizes_p;
     uint64_t total = 0;
+    size_t code_bytes = 0, lb; /* ICOD: each list's codes_bytes */
     for (size_t l = 0; l < nlist; l++) {
         uint64_t n;
         memcpy(&n, sizes + l * sizeof n, sizeof n);
-        if (n > UINT32_MAX || __builtin_add_overflow(total, n, &total))
+        if (n > UINT32_MAX || __builtin_add_overflow(total, n, &total) ||
+            !vx_mul_ok(list_slots(ivf, (size_t)n), cs, &lb) ||
+            __builtin_add_overflow(code_bytes, lb, &code_bytes))
             return vx_io_corrupt("%s: list %zu claims %llu entries", ivf->base.ops->type_name,
                                  l, (unsigned long long)n);
     }
@@ -115,31 +126,39 @@ static vindex_status read_lists(vx_reader *r, vx_ivf *ivf, int64_t ntotal)
         return vx_io_corrupt("%s: the lists hold %llu entries, the index %lld",
                              ivf->base.ops->type_name, (unsigned long long)total,
                              (long long)ntotal);
-    /* a blocked family's lists are whole blocks (ivf.h) */
-    uint64_t code_bytes = 0;
-    for (size_t l = 0; l < nlist; l++) {
-        uint64_t n;
-        memcpy(&n, sizes + l * sizeof n, sizeof n);
-        code_bytes += vx_ivf_codes_bytes(ivf, (size_t)n) / cs; /* in codes; no overflow: */
-    } /* n < 2^32 and at most 2^31 lists, each rounded up by less than a block */
     /* the sections' exact sizes bound every allocation below */
-    if ((st = vx_reader_view(r, TAG_IVF_CODES, (size_t)code_bytes, cs, &codes_p)) ||
+    if ((st = vx_reader_view(r, TAG_IVF_CODES, code_bytes, 1, &codes_p)) ||
         (st = vx_reader_view(r, TAG_IVF_IDS, (size_t)total, sizeof(vindex_id), &ids_p)))
         return st;
     const uint8_t *codes = codes_p, *ids = ids_p;
+    /* Mapped: the lists borrow their arrays from the mapping (cap 0), which
+     * sections start 64-byte aligned in, so every list's ids are aligned and
+     * its codes as aligned as code_size allows; written to, a list is copied
+     * first (ivf.h). */
+    const bool in_place = vx_reader_in_place(r) && total > 0;
+    if (in_place)
+        ivf->map = vx_mapping_ref(vx_reader_mapping(r));
     for (size_t l = 0; l < nlist; l++) {
         uint64_t n;
         memcpy(&n, sizes + l * sizeof n, sizeof n);
         if (n == 0)
             continue;
         vx_ivf_list *L = &ivf->lists[l];
-        const size_t bytes = vx_ivf_codes_bytes(ivf, (size_t)n);
+        const size_t slots = list_slots(ivf, (size_t)n), bytes = slots * cs;
+        if (in_place) {
+            L->codes = (uint8_t *)(uintptr_t)codes; /* read-only: never written */
+            L->ids = (vindex_id *)(uintptr_t)ids;
+            L->n = (size_t)n;
+            codes += bytes;
+            ids += (size_t)n * sizeof(vindex_id);
+            continue;
+        }
         L->codes = vx_alloc(bytes, 1);
-        L->ids = vx_alloc(bytes / cs, sizeof(vindex_id)); /* cap entries, as the codes */
+        L->ids = vx_alloc(slots, sizeof(vindex_id));
         if (!L->codes || !L->ids) /* freed with the index */
             return vx_fail(VINDEX_ERR_NOMEM, "read: out of memory for inverted list %zu", l);
         L->n = (size_t)n;
-        L->cap = bytes / cs;
+        L->cap = slots;
         memcpy(L->codes, codes, bytes);
         memcpy(L->ids, ids, (size_t)n * sizeof(vindex_id));
         codes += bytes;

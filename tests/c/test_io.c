@@ -715,7 +715,7 @@ static void read_ivf_is_usable(void **state)
     ASSERT_OK(vindex_remove_ids(r, sel, &b));
     assert_int_equal(a, b);
     assert_same(ix, r);
-    /* a mapped IVF index: only the quantizer is mapped; the lists take adds */
+    /* a mapped IVF index takes adds (the lists it changes are copied first) */
     char path[128];
     path_of(path, sizeof path, "ivf.vindex");
     vindex *m = NULL;
@@ -732,6 +732,105 @@ static void read_ivf_is_usable(void **state)
     vindex_buffer_free(buf);
     vindex_free(r);
     vindex_free(ix);
+}
+
+/* Adds 3 vectors (with ids when the index takes them). */
+static vindex_status add_some(vindex *ix, const float *x)
+{
+    vindex_id ids[3] = {5001, 5002, 5003};
+    vindex_status st = vindex_add_with_ids(ix, 3, x, ids);
+    if (st && !strstr(vindex_last_error(), "VINDEX_IO_MMAP"))
+        st = vindex_add(ix, 3, x);
+    return st;
+}
+
+/* A mapped index uses its big arrays in place (it holds less memory than a
+ * copy), and gives the results of a copy after the same adds and removals:
+ * code arrays and inverted lists are copied on their first change; Flat
+ * storage refuses changes, naming the flag, and stays as it was. */
+static void mapped_arrays_in_place(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "inplace.vindex");
+    for (int k = 0; k < K_COUNT; k++) {
+        vindex *ix = build(k), *m = NULL, *c = NULL;
+        if (!vindex_is_trained(ix) || vindex_ntotal(ix) == 0) {
+            vindex_free(ix);
+            continue;
+        }
+        ASSERT_OK(vindex_write(ix, path));
+        ASSERT_OK(vindex_read(&m, path, VINDEX_IO_MMAP));
+        ASSERT_OK(vindex_read(&c, path, 0));
+        unlink(path);
+        if (!(vindex_memory_bytes(m) < vindex_memory_bytes(c)))
+            fail_msg("%s: mapped, it holds %zu bytes, a copy %zu", CASES[k].name,
+                     vindex_memory_bytes(m), vindex_memory_bytes(c));
+        float *x = tu_random_vectors(3, kind_d(k), 13);
+        vindex_status st = add_some(m, x);
+        if (st) {
+            assert_int_equal(st, VINDEX_ERR_UNSUPPORTED);
+            assert_non_null(strstr(vindex_last_error(), "VINDEX_IO_MMAP"));
+        } else {
+            ASSERT_OK(add_some(c, x));
+        }
+        assert_same(c, m);
+        vindex_selector *sel;
+        ASSERT_OK(vindex_selector_range(&sel, 2, 990));
+        size_t rm = 0, rc = 0;
+        st = vindex_remove_ids(m, sel, &rm);
+        if (st && st != VINDEX_ERR_UNSUPPORTED)
+            fail_msg("%s: remove_ids on the mapped index: %s", CASES[k].name,
+                     vindex_last_error());
+        if (!st) {
+            ASSERT_OK(vindex_remove_ids(c, sel, &rc));
+            assert_int_equal(rm, rc);
+        }
+        assert_same(c, m);
+        vindex_selector_free(sel);
+        free(x);
+        vindex_free(m);
+        vindex_free(c);
+        vindex_free(ix);
+    }
+}
+
+/* IVF merges move lists out of (and into) mapped indexes. */
+static void mapped_ivf_merges(void **state)
+{
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "merge.vindex");
+    for (int k = 0; k < K_COUNT; k++) {
+        vindex *ix = build(k);
+        if (strncmp(vindex_type_name(ix), "IndexIVF", 8) || !vindex_is_trained(ix)) {
+            vindex_free(ix);
+            continue;
+        }
+        vindex_direct_map kind;
+        ASSERT_OK(vindex_ivf_direct_map_kind(ix, &kind));
+        if (kind == VINDEX_DIRECT_MAP_ARRAY)
+            ASSERT_OK(vindex_ivf_make_direct_map(ix, VINDEX_DIRECT_MAP_NONE));
+        ASSERT_OK(vindex_write(ix, path));
+        vindex *src = NULL, *dst = NULL, *ref_src = NULL, *ref_dst = NULL;
+        ASSERT_OK(vindex_read(&src, path, VINDEX_IO_MMAP));
+        ASSERT_OK(vindex_read(&dst, path, VINDEX_IO_MMAP));
+        ASSERT_OK(vindex_read(&ref_src, path, 0));
+        ASSERT_OK(vindex_read(&ref_dst, path, 0));
+        unlink(path);
+        ASSERT_OK(vindex_ivf_merge_from(dst, src, 100000));
+        ASSERT_OK(vindex_ivf_merge_from(ref_dst, ref_src, 100000));
+        assert_int_equal(vindex_ntotal(src), 0);
+        assert_int_equal(vindex_ntotal(dst), 2 * vindex_ntotal(ix));
+        assert_same(ref_dst, dst);
+        assert_same(ref_src, src);
+        vindex_free(src);
+        assert_same(ref_dst, dst); /* dst's lists no longer need src's mapping */
+        vindex_free(dst);
+        vindex_free(ref_src);
+        vindex_free(ref_dst);
+        vindex_free(ix);
+    }
 }
 
 /* Empty and untrained indexes round-trip too. */
@@ -1132,6 +1231,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(read_ivf_is_usable),
         cmocka_unit_test(hnsw_read_back),
         cmocka_unit_test(empty_indexes),
+        cmocka_unit_test(mapped_arrays_in_place),
+        cmocka_unit_test(mapped_ivf_merges),
         cmocka_unit_test(another_process),
         cmocka_unit_test(newer_version_refused),
         cmocka_unit_test(write_errors_and_atomicity),
