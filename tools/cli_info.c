@@ -66,7 +66,10 @@ int cmd_info(int argc, char **argv)
     printf("count:          %lld\n", (long long)vindex_ntotal(ix));
     printf("metric:         %s\n", cli_metric_name(vindex_metric_type(ix)));
     printf("trained:        %s\n", vindex_is_trained(ix) ? "yes" : "no");
+    /* read with VINDEX_IO_MMAP: vectors, codes and lists stay in the file's
+     * pages, so memory is what the index holds beside the mapping */
     printf("memory bytes:   %zu\n", vindex_memory_bytes(ix));
+    printf("mapped bytes:   %lld\n", (long long)st.st_size);
     printf("file bytes:     %lld\n", (long long)st.st_size);
     printf("format version: %u\n", le32(head + 8));
     printf("sections:       %u\n", le32(head + 32));
