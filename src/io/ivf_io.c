@@ -131,6 +131,13 @@ static vindex_status read_lists(vx_reader *r, vx_ivf *ivf, int64_t ntotal)
         (st = vx_reader_view(r, TAG_IVF_IDS, (size_t)total, sizeof(vindex_id), &ids_p)))
         return st;
     const uint8_t *codes = codes_p, *ids = ids_p;
+    for (uint64_t i = 0; i < total; i++) { /* as add_with_ids refuses it */
+        vindex_id id;
+        memcpy(&id, ids + i * sizeof id, sizeof id);
+        if (id == -1)
+            return vx_io_corrupt("%s: stored id %llu is -1, which means 'no result'",
+                                 ivf->base.ops->type_name, (unsigned long long)i);
+    }
     /* Mapped: the lists borrow their arrays from the mapping (cap 0), which
      * sections start 64-byte aligned in, so every list's ids are aligned and
      * its codes as aligned as code_size allows; written to, a list is copied

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -387,7 +388,7 @@ static vindex *b_pt_opq(int d, size_t n, const float *x)
 {
     vindex_transform *t;
     ASSERT_OK(vindex_transform_opq_new(&t, d, 4, 2));
-    return filled(pt_of(t, flat_of(4, 0, x, VINDEX_METRIC_L2)), n, x);
+    return filled(pt_of(t, pq_of(4, 0, x, 2, 4, VINDEX_METRIC_L2)), n, x);
 }
 
 /* a chain: L2 normalisation, then PCA, in front of an IDMap2 of IP Flat */
@@ -862,36 +863,48 @@ static void empty_indexes(void **state)
 /* ---- across processes ----------------------------------------------------- */
 
 /* The library has a thread pool, so a child runs this test program afresh
- * (fork + exec) rather than continuing after fork. */
-static int child_main(const char *mode, int k, const char *path)
+ * (fork + exec) rather than continuing after fork. One child writes every
+ * row's file (dir/<row>.vindex), another reads and checks them all. */
+static void case_path(char *out, size_t len, const char *dir, int k)
 {
-    vindex *ix = build(k), *r = NULL;
-    if (!strcmp(mode, "write")) {
-        int rc = vindex_write(ix, path) == VINDEX_OK ? 0 : 1;
-        vindex_free(ix);
-        return rc;
-    }
-    if (vindex_read(&r, path, VINDEX_IO_MMAP)) {
-        vindex_free(ix);
-        return 2;
-    }
-    float *q = tu_random_vectors(NQ, vindex_d(r), 5);
-    float da[NQ * K], db[NQ * K];
-    vindex_id la[NQ * K], lb[NQ * K];
-    int same = !vindex_is_trained(ix) ? !vindex_is_trained(r) && vindex_ntotal(r) == 0 :
-               !vindex_search(ix, NQ, q, K, NULL, da, la) &&
-               !vindex_search(r, NQ, q, K, NULL, db, lb) && !memcmp(da, db, sizeof da) &&
-               !memcmp(la, lb, sizeof la);
-    free(q);
-    vindex_free(r);
-    vindex_free(ix);
-    return same ? 0 : 3;
+    snprintf(out, len, "%s/case%d.vindex", dir, k);
 }
 
-static int run_child(const char *mode, int k, const char *path)
+static int child_main(const char *mode, const char *dir)
 {
-    char ks[16];
-    snprintf(ks, sizeof ks, "%d", k);
+    char path[160];
+    for (int k = 0; k < K_COUNT; k++) {
+        case_path(path, sizeof path, dir, k);
+        vindex *ix = build(k), *r = NULL;
+        if (!strcmp(mode, "write")) {
+            int rc = vindex_write(ix, path) == VINDEX_OK ? 0 : 1;
+            vindex_free(ix);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (vindex_read(&r, path, VINDEX_IO_MMAP)) {
+            vindex_free(ix);
+            return 2;
+        }
+        float *q = tu_random_vectors(NQ, vindex_d(r), 5);
+        float da[NQ * K], db[NQ * K];
+        vindex_id la[NQ * K], lb[NQ * K];
+        int same = !vindex_is_trained(ix) ? !vindex_is_trained(r) && vindex_ntotal(r) == 0 :
+                   !vindex_search(ix, NQ, q, K, NULL, da, la) &&
+                   !vindex_search(r, NQ, q, K, NULL, db, lb) && !memcmp(da, db, sizeof da) &&
+                   !memcmp(la, lb, sizeof la);
+        free(q);
+        vindex_free(r);
+        vindex_free(ix);
+        if (!same)
+            return 3;
+    }
+    return 0;
+}
+
+static int run_child(const char *mode, const char *dir)
+{
     /* The program's real path: under valgrind, /proc/self/exe is valgrind's. */
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -900,7 +913,7 @@ static int run_child(const char *mode, int k, const char *path)
     self[n] = '\0';
     pid_t pid = fork();
     if (pid == 0) {
-        execl(self, "test_io", "--child", mode, ks, path, (char *)NULL);
+        execl(self, "test_io", "--child", mode, dir, (char *)NULL);
         _exit(127);
     }
     int status;
@@ -912,20 +925,20 @@ static int run_child(const char *mode, int k, const char *path)
 static void another_process(void **state)
 {
     (void)state;
-    char path[128];
-    path_of(path, sizeof path, "child.vindex");
+    char dir[128], path[160];
+    path_of(dir, sizeof dir, "theirs");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(run_child("write", dir), 0); /* the child writes */
     for (int k = 0; k < K_COUNT; k++) {
-        unlink(path);
-        assert_int_equal(run_child("write", k, path), 0); /* the child writes */
+        case_path(path, sizeof path, dir, k);
         vindex *mine = build(k), *theirs = NULL;
         ASSERT_OK(vindex_read(&theirs, path, 0));
         assert_same(mine, theirs);
         vindex_free(theirs);
-        unlink(path);
-        ASSERT_OK(vindex_write(mine, path)); /* the child reads and compares */
-        assert_int_equal(run_child("check", k, path), 0);
+        ASSERT_OK(vindex_write(mine, path)); /* and reads back what this one wrote */
         vindex_free(mine);
     }
+    assert_int_equal(run_child("check", dir), 0);
 }
 
 /* ---- versions and atomic writes ------------------------------------------- */
@@ -1073,14 +1086,12 @@ static void damaged_files(void **state)
             if (try_read(buf, n) == VINDEX_OK)
                 fail_msg("%s: truncated to %zu of %zu bytes, read fine", CASES[k].name, n, len);
         size_t accepted = 0;
-        for (size_t i = 64; i < len; i++) {
+        for (size_t i = 64; i < len; i++) { /* one of three patterns per byte */
             const uint8_t deltas[] = {0x01, 0x80, 0xff};
-            for (size_t j = 0; j < 3; j++) {
-                memcpy(b, buf, len);
-                b[i] ^= deltas[j];
-                fix_checksums(b, len);
-                accepted += try_read(b, len) == VINDEX_OK;
-            }
+            memcpy(b, buf, len);
+            b[i] ^= deltas[i % 3];
+            fix_checksums(b, len);
+            accepted += try_read(b, len) == VINDEX_OK;
         }
         (void)accepted; /* changed vector values are valid input */
         free(b);
@@ -1225,8 +1236,8 @@ static void crafted_huge_counts(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc == 5 && !strcmp(argv[1], "--child"))
-        return child_main(argv[2], atoi(argv[3]), argv[4]);
+    if (argc == 4 && !strcmp(argv[1], "--child"))
+        return child_main(argv[2], argv[3]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trips),
         cmocka_unit_test(mapped_flat_is_read_only),

@@ -245,6 +245,23 @@ def test_other_process(tmp_path):
     assert np.array_equal(r.search(q, 5)[1], ix.search(q, 5)[1])
 
 
+def test_every_family_in_another_process(tmp_path):
+    """One process writes an index of every family; this one reads them (the
+    indexes are built deterministically, so both sides build the same)."""
+    code = ("import sys\n"
+            "sys.path.insert(0, sys.argv[2])\n"
+            "import test_io, vindex as faiss\n"
+            "for kind in test_io.KINDS:\n"
+            "    faiss.write_index(test_io.make(kind), sys.argv[1] + '/' + kind + '.index')\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(faiss.__file__)))
+    subprocess.run([sys.executable, "-c", code, str(tmp_path), os.path.dirname(__file__)],
+                   check=True, env=env, capture_output=True)
+    for kind in KINDS:
+        r = faiss.read_index(str(tmp_path / (kind + ".index")), faiss.IO_FLAG_MMAP)
+        assert type(r) is CLASSES[kind]
+        assert_same(make(kind), r)
+
+
 def test_bad_input(tmp_path):
     buf = faiss.serialize_index(make("ivf")).copy()
     with pytest.raises(RuntimeError, match="magic"):
