@@ -801,11 +801,11 @@ VINDEX_API size_t vindex_get_blas_threshold(void);
  * of it before building anything, so a damaged or hostile file gives
  * VINDEX_ERR_CORRUPT (a newer format version VINDEX_ERR_UNSUPPORTED, naming
  * both versions), never a crash, and never an allocation larger than the
- * file. Families written so far: IndexFlat, IndexIDMap, IndexIDMap2,
+ * file. Families written: IndexFlat, IndexIDMap, IndexIDMap2,
  * IndexIVFFlat, IndexIVFPQ, IndexIVFScalarQuantizer, IndexPQ,
  * IndexScalarQuantizer, IndexHNSWFlat, IndexHNSWSQ, IndexLSH, IndexRefine,
- * IndexRefineFlat, IndexPreTransform (with every transform); others give
- * VINDEX_ERR_UNSUPPORTED. */
+ * IndexRefineFlat, IndexPreTransform (with every transform), IndexPQFastScan,
+ * IndexIVFPQFastScan: every family. */
 
 /* Read the big arrays (Flat vectors, HNSW graphs and vectors, PQ / SQ / LSH
  * codes, IVF inverted lists) in place from a read-only mapping of the file

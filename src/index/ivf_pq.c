@@ -113,12 +113,9 @@ static vindex_status build_precomputed(vx_ivf *ivf)
 vindex_status vx_ivfpq_restore(vx_ivf *ivf, const float *codebooks)
 {
     ivfpq_codec *c = codec_of(ivf);
-    const size_t d = (size_t)ivf->base.d;
-    float *cent = vx_alloc(ivf->nlist, d * sizeof(float));
-    vindex_status st = cent ? VINDEX_OK : VINDEX_ERR_NOMEM;
-    for (size_t l = 0; l < ivf->nlist && !st; l++)
-        st = vx_index_reconstruct(ivf->quantizer, (vindex_id)l, cent + l * d);
-    if (!st)
+    float *cent = NULL;
+    vindex_status st = vx_ivf_copy_centroids(ivf, &cent);
+    if (!st && codebooks) /* NULL: the codec's own, already installed */
         st = vx_pq_set_centroids(&c->pq, codebooks);
     if (st) {
         vx_free(cent);
@@ -459,10 +456,8 @@ vindex_status vx_ivfpq_read_codec(vx_reader *r, const vx_io_index_header *h, vin
     vx_pq_destroy(&c->pq);
     c->pq = pq;
     c->use_precomputed = (int)use_pre;
-    if (h->is_trained) {
-        if (!(st = vx_ivf_copy_centroids(ivf, &c->centroids)) && !(st = build_precomputed(ivf)))
-            ivf->base.is_trained = true;
-    }
+    if (h->is_trained)
+        st = vx_ivfpq_restore(ivf, NULL);
     if (st) { /* the quantizer stays the caller's */
         ivf->quantizer = NULL;
         vindex_free(*out);

@@ -23,7 +23,9 @@ typedef struct ivfpq_codec {
 vindex_status vx_ivfpq_make(vindex **out, vindex *quantizer, int d, size_t nlist, int M,
                             int nbits, vindex_metric metric, const vx_ivf_family *fam);
 
-/* Installs codebooks read from a file (see ivf_pq.c) and marks the index trained. */
+/* Installs codebooks read from a file (NULL: those the codec holds already),
+ * copies the coarse centroids, builds the precomputed tables and marks the
+ * index trained (see ivf_pq.c). */
 vindex_status vx_ivfpq_restore(vx_ivf *ivf, const float *codebooks);
 
 vindex_status vx_ivfpq_train_codec(vx_ivf *ivf, size_t n, const float *x, const int64_t *lists);

@@ -412,6 +412,23 @@ static vindex *b_pt_untrained(int d, size_t n, const float *x)
     return pt_of(t, flat_of(3, 0, x, VINDEX_METRIC_L2));
 }
 
+static vindex *b_pq_fastscan(int d, size_t n, const float *x)
+{
+    vindex *ix;
+    ASSERT_OK(vindex_pq_fastscan_new(&ix, d, 4, 4, VINDEX_METRIC_L2));
+    ASSERT_OK(vindex_set_param(ix, "pq.cp.niter", 5));
+    return filled(ix, n, x);
+}
+
+static vindex *b_ivfpq_fastscan_ip(int d, size_t n, const float *x)
+{
+    vindex *ix;
+    ASSERT_OK(vindex_ivfpq_fastscan_new(&ix, flat_of(d, 0, NULL, VINDEX_METRIC_INNER_PRODUCT),
+                                        d, 4, 2, 4, VINDEX_METRIC_INNER_PRODUCT));
+    ASSERT_OK(vindex_set_param(ix, "pq.cp.niter", 5));
+    return ivf_fill(ix, n, x, true, VINDEX_DIRECT_MAP_HASH);
+}
+
 enum {
     K_FLAT_L2, K_FLAT_SPLIT, K_FLAT_IP, K_IDMAP, K_IDMAP2, K_IVF, K_IVF_ARRAY, K_IVF_HASH_IP,
     K_HNSW_FLAT, K_HNSW_IP, K_HNSW_SQ8, K_HNSW_FP16, K_IVF_HNSW
@@ -458,6 +475,8 @@ static const io_case CASES[] = {
     {"PreTransform OPQ", 8, 260, b_pt_opq},
     {"PreTransform chain L2norm, PCA, IDMap2", 8, 30, b_pt_chain},
     {"PreTransform untrained PCA", 8, 0, b_pt_untrained},
+    {"PQ4x4 fast-scan", 8, 40, b_pq_fastscan},
+    {"IVFPQ2x4 fast-scan IP hash map", 8, 40, b_ivfpq_fastscan_ip},
 };
 
 enum { K_COUNT = sizeof CASES / sizeof CASES[0] };
@@ -764,8 +783,10 @@ static void mapped_arrays_in_place(void **state)
         ASSERT_OK(vindex_read(&m, path, VINDEX_IO_MMAP));
         ASSERT_OK(vindex_read(&c, path, 0));
         unlink(path);
-        /* (HNSW's memory_bytes counts its mapped arrays too) */
-        if (strncmp(vindex_type_name(m), "IndexHNSW", 9) &&
+        /* HNSW's memory_bytes counts its mapped arrays too; IndexPQFastScan
+         * copies its blocks */
+        const char *type = vindex_type_name(m);
+        if (strncmp(type, "IndexHNSW", 9) && strcmp(type, "IndexPQFastScan") &&
             !(vindex_memory_bytes(m) < vindex_memory_bytes(c)))
             fail_msg("%s: mapped, it holds %zu bytes, a copy %zu", CASES[k].name,
                      vindex_memory_bytes(m), vindex_memory_bytes(c));

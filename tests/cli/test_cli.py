@@ -278,7 +278,8 @@ def test_ivf_nprobe_and_info(data):
 
 @pytest.mark.parametrize("spec", ["PQ4x4", "SQ8", "SQ4", "IVF8,PQ4x4", "IVF8,SQfp16", "LSH",
                                   "PQ4x4,RFlat", "IVF8,SQ8,Refine(Flat)", "PCA8,Flat",
-                                  "OPQ4,IVF8,PQ4x4", "RR12,SQ8", "L2norm,PCAW6,Flat"])
+                                  "OPQ4,IVF8,PQ4x4", "RR12,SQ8", "L2norm,PCAW6,Flat",
+                                  "PQ4x4fs", "IVF8,PQ6x4fs", "HNSW8"])
 def test_every_family_builds_searches_and_infos(data, spec):
     """Every family with a serializer goes through build, search and info."""
     tmp, _, _ = data

@@ -90,6 +90,8 @@ SPECS = {
     "opq": ("OPQ4,IVF8,PQ4x4", L2),
     "l2norm_pcaw": ("L2norm,PCAW8,Flat", IP),
     "idmap_pca": ("IDMap2,PCAR8,SQfp16", L2),
+    "pqfs": ("PQ4x4fs", L2),
+    "ivfpqfs_ip": ("IVF8,PQ8x4fs", IP),
 }
 KINDS = ["flat_l2", "flat_ip", "idmap", "idmap2", "ivf", "ivf_ip_hash", "hnsw", "hnsw_sq",
          "hnsw_fp16", "ivf_hnsw"] + list(SPECS)
@@ -109,7 +111,8 @@ CLASSES = {"flat_l2": faiss.IndexFlatL2, "flat_ip": faiss.IndexFlatIP,
            "rflat": faiss.IndexRefineFlat, "refine_sq": faiss.IndexRefine,
            "pca": faiss.IndexPreTransform, "rr": faiss.IndexPreTransform,
            "opq": faiss.IndexPreTransform, "l2norm_pcaw": faiss.IndexPreTransform,
-           "idmap_pca": faiss.IndexIDMap2}
+           "idmap_pca": faiss.IndexIDMap2,
+           "pqfs": faiss.IndexPQFastScan, "ivfpqfs_ip": faiss.IndexIVFPQFastScan}
 
 
 def reverse_spec(index):
