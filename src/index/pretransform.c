@@ -223,7 +223,8 @@ vindex_status vx_pretransform_read(vx_reader *r, const vx_io_index_header *h, vi
     vindex_transform *t = NULL;
     vindex *inner = NULL;
     vindex_status st = vx_transform_read(r, &t);
-    if (!st && !(st = vx_io_read_index(r, &inner)) && vindex_pretransform_new(out, t, inner)) {
+    if (!st && !(st = vx_io_read_index(r, &inner)) &&
+        (st = vindex_pretransform_new(out, t, inner)) && st != VINDEX_ERR_NOMEM) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", vindex_last_error());
         st = vx_io_corrupt("IndexPreTransform: %s", msg);

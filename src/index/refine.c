@@ -440,7 +440,12 @@ vindex_status vx_refine_read(vx_reader *r, const vx_io_index_header *h, vindex *
      * that labels by position and reconstructs); IndexRefineFlat's own
      * refine index is a Flat */
     if ((flat && strcmp(rix->ops->type_name, "IndexFlat") != 0) ||
-        vindex_refine_new(out, base, rix)) {
+        (st = vindex_refine_new(out, base, rix))) {
+        if (st == VINDEX_ERR_NOMEM) {
+            vindex_free(base);
+            vindex_free(rix);
+            return st;
+        }
         char msg[256];
         snprintf(msg, sizeof msg, "%s", flat && strcmp(rix->ops->type_name, "IndexFlat")
                                             ? "its refine index is not an IndexFlat"
