@@ -162,8 +162,13 @@ static vindex_status read_lists(vx_reader *r, vx_ivf *ivf, int64_t ntotal)
         }
         L->codes = vx_alloc(bytes, 1);
         L->ids = vx_alloc(slots, sizeof(vindex_id));
-        if (!L->codes || !L->ids) /* freed with the index */
+        if (!L->codes || !L->ids) { /* a list owns its arrays from cap > 0 on */
+            vx_free(L->codes);
+            vx_free(L->ids);
+            L->codes = NULL;
+            L->ids = NULL;
             return vx_fail(VINDEX_ERR_NOMEM, "read: out of memory for inverted list %zu", l);
+        }
         L->n = (size_t)n;
         L->cap = slots;
         memcpy(L->codes, codes, bytes);
