@@ -805,7 +805,8 @@ VINDEX_API size_t vindex_get_blas_threshold(void);
  * IndexIVFFlat, IndexIVFPQ, IndexIVFScalarQuantizer, IndexPQ,
  * IndexScalarQuantizer, IndexHNSWFlat, IndexHNSWSQ, IndexLSH, IndexRefine,
  * IndexRefineFlat, IndexPreTransform (with every transform), IndexPQFastScan,
- * IndexIVFPQFastScan: every family. */
+ * IndexIVFPQFastScan; others (IndexHNSWPQ for now) give
+ * VINDEX_ERR_UNSUPPORTED. */
 
 /* Read the big arrays (Flat vectors, HNSW graphs and vectors, PQ / SQ / LSH
  * codes, IVF inverted lists) in place from a read-only mapping of the file
