@@ -54,7 +54,7 @@ check-sanitize:
 # and all of them run under LeakSanitizer in check-sanitize.
 # `make check-valgrind VALGRIND_SKIP=` runs every test.
 VALGRIND_SKIP ?= test_flat test_hnsw test_ivf test_ivfpq test_pq test_pretransform \
-  test_kernels test_sq test_threads
+  test_kernels test_sq test_threads test_io test_fastscan
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
   --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
   --suppressions=$(CURDIR)/tests/valgrind.supp
