@@ -307,8 +307,8 @@ VINDEX_API vindex_status vindex_hnsw_fp16_new(vindex **out, int d, int M, vindex
  * codes of pq_M bytes (8-bit sub-codes; pq_M divides d), learnt by train()
  * (needed before add()). Searches score codes from the query's distance table;
  * the build compares codes through the symmetric table of centroid distances
- * (pq_M x 256 x 256 floats). Distances are those of the codes. L2 only. Not
- * serializable yet. Everything else as IndexHNSWFlat. */
+ * (pq_M x 256 x 256 floats). Distances are those of the codes. L2 only.
+ * Everything else as IndexHNSWFlat. */
 VINDEX_API vindex_status vindex_hnsw_pq_new(vindex **out, int d, int pq_M, int M,
                                             vindex_metric metric);
 
@@ -805,8 +805,7 @@ VINDEX_API size_t vindex_get_blas_threshold(void);
  * IndexIVFFlat, IndexIVFPQ, IndexIVFScalarQuantizer, IndexPQ,
  * IndexScalarQuantizer, IndexHNSWFlat, IndexHNSWSQ, IndexLSH, IndexRefine,
  * IndexRefineFlat, IndexPreTransform (with every transform), IndexPQFastScan,
- * IndexIVFPQFastScan; others (IndexHNSWPQ for now) give
- * VINDEX_ERR_UNSUPPORTED. */
+ * IndexIVFPQFastScan, IndexHNSWPQ. */
 
 /* Read the big arrays (Flat vectors, HNSW graphs and vectors, PQ / SQ / LSH
  * codes, IVF inverted lists) in place from a read-only mapping of the file

@@ -846,9 +846,8 @@ static const vx_index_ops hnsw_sq_ops = {.type_name = "IndexHNSWSQ", .train = hn
 /* fp16 needs no training: Faiss's IndexHNSWSQ with QT_fp16 */
 static const vx_index_ops hnsw_fp16_ops = {.type_name = "IndexHNSWSQ", .write = vx_hnsw_write,
                                            HNSW_OPS_COMMON};
-/* no serializer yet: it waits for the PQ codec's sections (docs/FORMAT.md) */
 static const vx_index_ops hnsw_pq_ops = {.type_name = "IndexHNSWPQ", .train = hnsw_train,
-                                         HNSW_OPS_COMMON};
+                                         .write = vx_hnsw_write, HNSW_OPS_COMMON};
 
 static vindex_status hnsw_new(vindex **out, int d, int M, vindex_metric metric,
                               const vx_index_ops *ops, int pq_M)

@@ -262,3 +262,15 @@ vindex_status vx_hnsw_fp16_read(vx_reader *r, const vx_io_index_header *h, vinde
 {
     return hnsw_read(r, h, out, vindex_hnsw_fp16_new);
 }
+
+/* The PQ's M is in the storage's sections, read after the graph: the index is
+ * made with M = 1 and its store takes the codec it reads. */
+static vindex_status hnsw_pq_placeholder(vindex **out, int d, int M, vindex_metric metric)
+{
+    return vindex_hnsw_pq_new(out, d, 1, M, metric);
+}
+
+vindex_status vx_hnsw_pq_read(vx_reader *r, const vx_io_index_header *h, vindex **out)
+{
+    return hnsw_read(r, h, out, hnsw_pq_placeholder);
+}

@@ -13,6 +13,8 @@
 
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../io/codecs.h"
+#include "../io/registry.h"
 #include "../quant/pq.h"
 #include "../simd/kernels.h"
 #include "hnsw.h"
@@ -113,7 +115,9 @@ static size_t pqs_memory(const vx_hnsw_store *s)
 static void pqs_clear(vx_hnsw_store *s)
 {
     pq_store *p = (pq_store *)s;
-    vx_free(p->codes);
+    if (!s->borrowed)
+        vx_free(p->codes);
+    s->borrowed = false;
     p->codes = NULL;
     p->cap = 0;
 }
@@ -129,11 +133,23 @@ static void pqs_destroy(vx_hnsw_store *s)
     vx_free(p);
 }
 
+/* The symmetric table of a trained codec into sdc (M x ksub x ksub). */
+static void fill_sdc(const vx_pq *pq, float *sdc)
+{
+    const size_t M = (size_t)pq->M, ksub = pq->ksub, dsub = pq->dsub;
+    const vx_kernel_table *kt = vx_kernels();
+    for (size_t m = 0; m < M; m++) {
+        const float *cm = pq->centroids + m * ksub * dsub;
+        for (size_t i = 0; i < ksub; i++)
+            kt->l2sqr_ny(sdc + (m * ksub + i) * ksub, cm + i * dsub, cm, dsub, ksub);
+    }
+}
+
 /* Learns the codebooks, then the symmetric table. All or nothing. */
 static vindex_status pqs_train(vx_hnsw_store *s, size_t n, const float *x)
 {
     pq_store *p = (pq_store *)s;
-    const size_t M = (size_t)p->pq.M, ksub = p->pq.ksub, dsub = p->pq.dsub;
+    const size_t M = (size_t)p->pq.M, ksub = p->pq.ksub;
     float *sdc = vx_alloc_big(M * ksub * ksub, sizeof *sdc);
     if (!sdc)
         return VINDEX_ERR_NOMEM;
@@ -142,14 +158,54 @@ static vindex_status pqs_train(vx_hnsw_store *s, size_t n, const float *x)
         vx_free(sdc);
         return st;
     }
-    const vx_kernel_table *kt = vx_kernels();
-    for (size_t m = 0; m < M; m++) {
-        const float *cm = p->pq.centroids + m * ksub * dsub;
-        for (size_t i = 0; i < ksub; i++)
-            kt->l2sqr_ny(sdc + (m * ksub + i) * ksub, cm + i * dsub, cm, dsub, ksub);
-    }
+    fill_sdc(&p->pq, sdc);
     vx_free(p->sdc);
     p->sdc = sdc;
+    return VINDEX_OK;
+}
+
+/* Persistence (docs/FORMAT.md, "IndexHNSWPQ"): the PQ codec's shared sections
+ * (PQCD, PQCB), then the codes by slot (HNPC); the symmetric table is
+ * recomputed. */
+#define TAG_HNSW_PQ_CODES VX_TAG('H', 'N', 'P', 'C')
+
+static void pqs_write(const vx_hnsw_store *s, vx_writer *w, size_t n)
+{
+    const pq_store *p = (const pq_store *)s;
+    vx_io_write_pq(w, &p->pq);
+    vx_writer_array(w, TAG_HNSW_PQ_CODES, p->codes, n, p->pq.code_size);
+}
+
+/* Into the store made with a placeholder codec (M = 1): the codec read
+ * replaces it. */
+static vindex_status pqs_read(vx_hnsw_store *s, vx_reader *r, size_t n, bool mapped)
+{
+    pq_store *p = (pq_store *)s;
+    vx_pq pq;
+    vindex_status st = vx_io_read_pq(r, s->d, &pq, "IndexHNSWPQ");
+    if (!st && (pq.nbits != 8 || !pq.centroids))
+        st = vx_io_corrupt("IndexHNSWPQ: needs a trained 8-bit product quantizer (nbits %d)",
+                           pq.nbits);
+    float *sdc = NULL;
+    if (!st && !(sdc = vx_alloc_big((size_t)pq.M * pq.ksub * pq.ksub, sizeof *sdc)))
+        st = VINDEX_ERR_NOMEM;
+    if (st) {
+        vx_pq_destroy(&pq);
+        return st;
+    }
+    fill_sdc(&pq, sdc);
+    vx_pq_destroy(&p->pq);
+    p->pq = pq;
+    vx_free(p->sdc);
+    p->sdc = sdc;
+    bool in_place = false;
+    void *codes;
+    if ((st = vx_reader_array(r, TAG_HNSW_PQ_CODES, n, p->pq.code_size, &codes,
+                              mapped ? &in_place : NULL)))
+        return st;
+    p->codes = codes;
+    s->borrowed = in_place;
+    p->cap = n;
     return VINDEX_OK;
 }
 
@@ -157,7 +213,8 @@ static const vx_hnsw_store_ops pq_store_ops = {
     .name = "PQ", .reserve = pqs_reserve, .set = pqs_set, .get = pqs_get,
     .prepare = pqs_prepare, .dist_many = pqs_dist_many, .dist_one = pqs_dist_one,
     .dist_pair = pqs_dist_pair, .prefetch = pqs_prefetch, .memory = pqs_memory,
-    .clear = pqs_clear, .destroy = pqs_destroy, .train = pqs_train};
+    .clear = pqs_clear, .destroy = pqs_destroy, .train = pqs_train,
+    .family_tag = VX_FAMILY_HNSW_PQ, .write = pqs_write, .read = pqs_read};
 
 vindex_status vx_hnsw_store_pq_new(int d, int pq_M, vx_hnsw_store **out)
 {

@@ -11,6 +11,7 @@ static const vx_io_family families[] = {
     {VX_FAMILY_PQ_FASTSCAN, "IndexPQFastScan", vx_pqfs_read},
     {VX_FAMILY_IVFPQ_FASTSCAN, "IndexIVFPQFastScan", vx_ivfpqfs_read},
     {VX_FAMILY_HNSW_FP16, "IndexHNSWSQ fp16", vx_hnsw_fp16_read},
+    {VX_FAMILY_HNSW_PQ, "IndexHNSWPQ", vx_hnsw_pq_read},
     {VX_FAMILY_PQ, "IndexPQ", vx_pq_index_read},
     {VX_FAMILY_SQ, "IndexScalarQuantizer", vx_sq_index_read},
     {VX_FAMILY_IVF_PQ, "IndexIVFPQ", vx_ivf_pq_read},

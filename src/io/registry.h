@@ -19,6 +19,7 @@
 #define VX_FAMILY_PQ_FASTSCAN VX_TAG('P', 'Q', 'F', 'S')
 #define VX_FAMILY_IVFPQ_FASTSCAN VX_TAG('I', 'V', 'F', 'S')
 #define VX_FAMILY_HNSW_FP16 VX_TAG('H', 'N', 'S', 'H')
+#define VX_FAMILY_HNSW_PQ VX_TAG('H', 'N', 'S', 'P')
 #define VX_FAMILY_PQ VX_TAG('P', 'Q', ' ', ' ')
 #define VX_FAMILY_SQ VX_TAG('S', 'Q', ' ', ' ')
 #define VX_FAMILY_IVF_PQ VX_TAG('I', 'V', 'P', 'Q')
@@ -54,6 +55,7 @@ vindex_status vx_ivfpqfs_read(vx_reader *r, const vx_io_index_header *h, vindex 
 vindex_status vx_hnsw_flat_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_hnsw_sq8_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_hnsw_fp16_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
+vindex_status vx_hnsw_pq_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_pq_index_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_sq_index_read(vx_reader *r, const vx_io_index_header *h, vindex **out);
 vindex_status vx_ivf_pq_read(vx_reader *r, const vx_io_index_header *h, vindex **out);

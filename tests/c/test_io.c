@@ -310,6 +310,18 @@ static vindex *b_hnsw_fp16_ip(int d, size_t n, const float *x)
     return add_with_case_ids(ix, n, x);
 }
 
+/* 8-bit PQ codes need 256 training points of their own */
+static vindex *b_hnsw_pq(int d, size_t n, const float *x)
+{
+    vindex *ix;
+    ASSERT_OK(vindex_hnsw_pq_new(&ix, d, 2, 4, VINDEX_METRIC_L2));
+    float *t = tu_random_vectors(300, d, 77);
+    ASSERT_OK(vindex_train(ix, 300, t));
+    free(t);
+    ASSERT_OK(vindex_set_param(ix, "efSearch", 8));
+    return add_with_case_ids(ix, n, x);
+}
+
 static vindex *b_ivf_hnsw(int d, size_t n, const float *x)
 {
     vindex *q, *ix;
@@ -468,6 +480,7 @@ static const io_case CASES[] = {
     {"LSH 12 bits, rotation, thresholds", 8, 30, b_lsh},
     {"LSH 5 bits", 8, 30, b_lsh_plain},
     {"LSH untrained thresholds", 8, 0, b_lsh_untrained},
+    {"HNSWPQ", 8, 20, b_hnsw_pq},
     {"RefineFlat over PQ", 8, 30, b_refine_flat},
     {"Refine IVFPQ IP by SQ8", 8, 40, b_refine_sq},
     {"PreTransform RR up, SQ8", 8, 30, b_pt_rr},

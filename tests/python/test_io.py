@@ -92,6 +92,7 @@ SPECS = {
     "idmap_pca": ("IDMap2,PCAR8,SQfp16", L2),
     "pqfs": ("PQ4x4fs", L2),
     "ivfpqfs_ip": ("IVF8,PQ8x4fs", IP),
+    "hnsw_pq": ("HNSW8_PQ4", L2),
 }
 KINDS = ["flat_l2", "flat_ip", "idmap", "idmap2", "ivf", "ivf_ip_hash", "hnsw", "hnsw_sq",
          "hnsw_fp16", "ivf_hnsw"] + list(SPECS)
@@ -99,7 +100,7 @@ CLASSES = {"flat_l2": faiss.IndexFlatL2, "flat_ip": faiss.IndexFlatIP,
            "idmap": faiss.IndexIDMap, "idmap2": faiss.IndexIDMap2,
            "ivf": faiss.IndexIVFFlat, "ivf_ip_hash": faiss.IndexIVFFlat,
            "hnsw": faiss.IndexHNSWFlat, "hnsw_sq": faiss.IndexHNSWSQ,
-           "hnsw_fp16": faiss.IndexHNSWSQ,
+           "hnsw_fp16": faiss.IndexHNSWSQ, "hnsw_pq": faiss.IndexHNSWPQ,
            "ivf_hnsw": faiss.IndexIVFFlat,
            "pq": faiss.IndexPQ, "pq_ip": faiss.IndexPQ,
            "sq8": faiss.IndexScalarQuantizer, "sq4_ip": faiss.IndexScalarQuantizer,
@@ -169,10 +170,10 @@ def test_round_trips(kind, tmp_path):
         assert faiss.reverse_index_factory(c) == faiss.reverse_index_factory(ix) != ""
 
 
-# Mapped code arrays are copied on the first write; a mapped Flat part refuses
-# writes instead (test_mmap_is_read_only).
+# Mapped code arrays are copied on the first write; a mapped Flat part or HNSW
+# graph refuses writes instead (test_mmap_is_read_only).
 CODE_KINDS = [k for k in SPECS if k not in ("rflat", "refine_sq", "pca", "l2norm_pcaw",
-                                            "idmap_pca")]
+                                            "idmap_pca", "hnsw_pq")]
 
 
 @pytest.mark.parametrize("kind", CODE_KINDS)
