@@ -84,12 +84,10 @@ static TARGET uint32_t crc_fold(uint32_t state, const uint8_t *p, size_t n)
     return (uint32_t)_mm_extract_epi32(x0, 1);
 }
 
+/* Reads the CPU model libgcc fills in before main: no state of ours, no race. */
 static int has_pclmul(void)
 {
-    static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-    return cached;
+    return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
 }
 #endif
 
