@@ -693,8 +693,8 @@ VINDEX_API vindex_status vindex_lsh_encode(const vindex *ix, size_t n, const flo
 
 /* Builds an index from a Faiss factory string (Faiss: index_factory): "Flat",
  * "IVF1024,Flat", "IVF1024,PQ16x8", "IVF256,SQ8", "IVF65536_HNSW32,Flat" (an HNSW
- * coarse quantizer), "PQ16", "SQfp16", "HNSW32",
- * "LSH" (and LSHr, LSHt, LSHrt, LSH<nbits>...), with prefixes "IDMap," /
+ * coarse quantizer), "PQ16", "PQ32x4fs", "IVF1024,PQ392x4fs", "SQfp16", "HNSW32",
+ * "HNSW32_SQ8", "HNSW32_SQfp16", "HNSW32_PQ16", "LSH" (and LSHr, LSHt, LSHrt, LSH<nbits>...), with prefixes "IDMap," /
  * "IDMap2,", transforms "L2norm,", "RR<d>,", "PCA[W][R]<d>,", "OPQ<M>[_<d>],"
  * and suffixes ",RFlat" / ",Refine(<spec>)". A token vindex does not know gives
  * VINDEX_ERR_INVALID, one it does not offer yet VINDEX_ERR_UNSUPPORTED; the
