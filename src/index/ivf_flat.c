@@ -316,7 +316,7 @@ static bool ivf_flat_search_probed(const vx_ivf *ivf, const float *q, size_t npr
     /* groups of consecutive lists holding about total / ngroups codes each */
     size_t *group = pos + nseg, g = 0;
     group[0] = 0;
-    for (t = 0; t < nseg && g + 1 < ngroups; t++)
+    for (t = 0; t + 1 < nseg && g + 1 < ngroups; t++) /* no empty last group */
         if (pos[t] + seg[t].n >= (g + 1) * total / ngroups)
             group[++g] = t + 1;
     ngroups = g + 1;
