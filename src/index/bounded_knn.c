@@ -16,6 +16,14 @@ typedef struct pending {
     size_t n;
 } pending;
 
+void vx_sketch(const vx_kernel_table *kt, const float *proj, const float *bias, size_t d,
+               size_t dims, const float *q, float *out)
+{
+    kt->inner_product_ny(out, q, proj, d, dims);
+    for (size_t r = 0; r < dims; r++)
+        out[r] += bias[r];
+}
+
 vx_bounded_knn vx_bounded_knn_for(const vx_kernel_table *kt, const float *q, size_t d,
                                   size_t sketch_dims, size_t k, float *hd, vindex_id *hi)
 {

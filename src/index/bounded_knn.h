@@ -39,6 +39,11 @@ typedef struct vx_bounded_knn {
     float slack, qn2;
 } vx_bounded_knn;
 
+/* The sketch of vector q (d floats) on `dims` directions: out = proj q + bias
+ * (proj: dims x d, row-major). */
+void vx_sketch(const vx_kernel_table *kt, const float *proj, const float *bias, size_t d,
+               size_t dims, const float *q, float *out);
+
 /* The state for query q (d floats) whose bounds come from sketches of
  * `sketch_dims` dimensions, into the heap hd/hi of k entries. */
 vx_bounded_knn vx_bounded_knn_for(const vx_kernel_table *kt, const float *q, size_t d,

@@ -106,9 +106,7 @@ bool vx_ivf_coarse_search(const vx_ivf *ivf, const float *q, size_t nprobe, floa
     }
     const vx_kernel_table *kt = vx_kernels();
     float *qs = bound + nlist, *best_bound = qs + dims;
-    kt->inner_product_ny(qs, q, c->proj, d, dims);
-    for (size_t r = 0; r < dims; r++)
-        qs[r] += c->bias[r];
+    vx_sketch(kt, c->proj, c->bias, d, dims, q, qs);
     kt->l2sqr_ny(bound, qs, c->sketches, dims, nlist);
     vx_bound_segment seg = {.vecs = c->centroids, .stride = d, .ids = NULL, .n = nlist};
     vx_heap_init(cdis, cidx, nprobe);

@@ -299,9 +299,7 @@ static bool ivf_flat_search_probed(const vx_ivf *ivf, const float *q, size_t npr
     j.best_bound = j.heap_d + ngroups * k;
     j.best_pos = ibuf + ngroups * k;
     float *qs = fbuf + total;
-    j.kt->inner_product_ny(qs, q, c->proj, d, c->p);
-    for (size_t r = 0; r < c->p; r++)
-        qs[r] += c->bias[r];
+    vx_sketch(j.kt, c->proj, c->bias, d, c->p, q, qs);
     j.qs = qs;
     size_t at = 0, t = 0;
     for (size_t r = 0; r < nprobe; r++) {
