@@ -41,9 +41,10 @@ static inline float limit(const vx_bounded_knn *s)
     return thr + s->slack * (s->qn2 + thr);
 }
 
-static void flush(const vx_bounded_knn *s, pending *pc)
+static void flush(const vx_bounded_knn *s, pending *pc, size_t *scored)
 {
     float score[PENDING];
+    *scored += pc->n;
     s->kt->l2sqr_gather(score, s->q, pc->vec, s->d, pc->n);
     for (size_t t = 0; t < pc->n; t++)
         vx_heap_push(s->hd, s->hi, s->k, score[t], pc->id[t]);
@@ -55,18 +56,20 @@ static inline vindex_id id_of(const vx_bound_segment *g, size_t i)
     return g->ids ? g->ids[i] : (vindex_id)i;
 }
 
-static inline void add(const vx_bounded_knn *s, pending *pc, const vx_bound_segment *g, size_t i)
+static inline void add(const vx_bounded_knn *s, pending *pc, const vx_bound_segment *g, size_t i,
+                       size_t *scored)
 {
     pc->vec[pc->n] = g->vecs + i * g->stride;
     pc->id[pc->n] = id_of(g, i);
     if (++pc->n == PENDING)
-        flush(s, pc);
+        flush(s, pc, scored);
 }
 
-void vx_bounded_knn_run(const vx_bounded_knn *s, const vx_bound_segment *seg, size_t nseg,
-                        float *bound, float *best_bound, vindex_id *best_pos)
+size_t vx_bounded_knn_run(const vx_bounded_knn *s, const vx_bound_segment *seg, size_t nseg,
+                          float *bound, float *best_bound, vindex_id *best_pos)
 {
     const size_t k = s->k;
+    size_t scored = 0;
     /* the k smallest bounds among allowed candidates, by position */
     vx_heap_init(best_bound, best_pos, k);
     size_t first = 0;
@@ -84,10 +87,10 @@ void vx_bounded_knn_run(const vx_bounded_knn *s, const vx_bound_segment *seg, si
         size_t at = (size_t)best_pos[t], g = 0, start = 0;
         while (at >= start + seg[g].n) /* the segment holding position at */
             start += seg[g++].n;
-        add(s, &pc, &seg[g], at - start);
+        add(s, &pc, &seg[g], at - start, &scored);
         bound[at] = NAN; /* scored: no comparison selects it again */
     }
-    flush(s, &pc);
+    flush(s, &pc, &scored);
 
     uint32_t idx[SELECT_BLOCK];
     first = 0;
@@ -100,9 +103,10 @@ void vx_bounded_knn_run(const vx_bounded_knn *s, const vx_bound_segment *seg, si
                 size_t i = off + idx[t];
                 if (!(b[i] <= limit(s)) || !vx_selected(s->sel, id_of(&seg[g], i)))
                     continue;
-                add(s, &pc, &seg[g], i);
+                add(s, &pc, &seg[g], i, &scored);
             }
         }
     }
-    flush(s, &pc);
+    flush(s, &pc, &scored);
+    return scored;
 }

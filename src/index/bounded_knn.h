@@ -50,8 +50,9 @@ vx_bounded_knn vx_bounded_knn_for(const vx_kernel_table *kt, const float *q, siz
                                   size_t sketch_dims, size_t k, float *hd, vindex_id *hi);
 
 /* Runs over nseg segments; bound holds the candidates' bounds, segment after
- * segment (overwritten); best_bound/best_pos: room for k entries. */
-void vx_bounded_knn_run(const vx_bounded_knn *s, const vx_bound_segment *seg, size_t nseg,
+ * segment (overwritten); best_bound/best_pos: room for k entries. Returns how
+ * many candidates were scored exactly (what the bounds did not rule out). */
+size_t vx_bounded_knn_run(const vx_bounded_knn *s, const vx_bound_segment *seg, size_t nseg,
                         float *bound, float *best_bound, vindex_id *best_pos);
 
 #endif

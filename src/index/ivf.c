@@ -2,9 +2,10 @@
  * The IVF core: coarse quantizer, inverted lists, direct map and the nprobe
  * scan loop, shared by every IVF family (see ivf.h for the family interface).
  *
- * Search runs in blocks of queries. For each block the coarse quantizer gives
- * every query its nprobe lists (one batched k-NN call: BLAS for batches, the
- * SIMD kernels for a few queries). Then one of two loops:
+ * Search runs in blocks of queries. For each block the coarse search gives
+ * every query its nprobe lists: the centroids' sketches (ivf_coarse.h) where
+ * they apply and pay, else one batched k-NN call to the quantizer (BLAS for
+ * batches, the SIMD kernels for a few queries). Then one of two loops:
  *
  *   by list   The (query, list) pairs are grouped by list and each probed list
  *             is one task: its codes are read once for all the queries of the
@@ -709,12 +710,11 @@ vindex_status vx_ivf_search(const vindex *ix, size_t nq, const float *q, size_t 
         vindex_id *ids = labels + q0 * k;
         j.q = q + q0 * d;
         j.nq = nqb;
-        bool coarse_done = nqb <= PROBED_MAX_QUERIES && ivf->coarse;
-        for (size_t i = 0; i < nqb && coarse_done; i++)
-            coarse_done = vx_ivf_coarse_search(ivf, j.q + i * d, j.nprobe, j.cdis + i * j.nprobe,
-                                               j.cidx + i * j.nprobe);
-        if (!coarse_done &&
-            (st = vx_index_search(ivf->quantizer, nqb, j.q, j.nprobe, NULL, j.cdis, j.cidx)))
+        /* the sketches where they serve, the quantizer for the rest */
+        size_t sk = vx_ivf_coarse_search(ivf, nqb, j.q, j.nprobe, j.cdis, j.cidx);
+        if (sk < nqb && (st = vx_index_search(ivf->quantizer, nqb - sk, j.q + sk * d, j.nprobe,
+                                              NULL, j.cdis + sk * j.nprobe,
+                                              j.cidx + sk * j.nprobe)))
             goto done;
         j.heap_dis[0] = dis;
         j.heap_ids[0] = ids;

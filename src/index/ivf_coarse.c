@@ -15,6 +15,7 @@ enum {
     COARSE_MIN_D = 256,   /* below, the quantizer's own scan is cheap enough */
     COARSE_MIN_NLIST = 64,
     COARSE_DIMS = 64,
+    SAMPLE_QUERIES = 16, /* batch queries searched before the sketches are judged */
 };
 
 struct vx_ivf_coarse {
@@ -90,30 +91,54 @@ void vx_ivf_coarse_build(vx_ivf *ivf)
     ivf->coarse = c;
 }
 
-bool vx_ivf_coarse_search(const vx_ivf *ivf, const float *q, size_t nprobe, float *cdis,
-                          vindex_id *cidx)
+/* The most exact distances per query, on average over the first
+ * SAMPLE_QUERIES of a batch, at which the sketches still beat the quantizer's
+ * one BLAS product for the whole batch (nlist x d multiply-adds per query):
+ * a sketch costs dims x (d + nlist) of them, and an exact distance d at
+ * about a quarter of BLAS's speed per multiply-add (scattered centroids). */
+static size_t exact_budget(size_t d, size_t nlist, size_t dims)
+{
+    size_t blas = nlist * d, fixed = dims * (d + nlist);
+    return blas > fixed ? (blas - fixed) / (4 * d) : 0;
+}
+
+size_t vx_ivf_coarse_search(const vx_ivf *ivf, size_t nq, const float *q, size_t nprobe,
+                            float *cdis, vindex_id *cidx)
 {
     const vx_ivf_coarse *c = ivf->coarse;
-    if (!c || (size_t)ivf->quantizer->ntotal != ivf->nlist) /* changed since: ask it */
-        return false;
+    if (!c || nq == 0 || (size_t)ivf->quantizer->ntotal != ivf->nlist) /* changed since */
+        return 0;
     const size_t d = (size_t)ivf->base.d, nlist = ivf->nlist, dims = c->dims;
+    const size_t budget = exact_budget(d, nlist, dims);
+    if (nq > VX_IVF_COARSE_FEW && budget == 0) /* BLAS wins whatever the bounds */
+        return 0;
     float *bound = vx_alloc(nlist + dims + nprobe, sizeof(float));
     vindex_id *best_pos = vx_alloc(nprobe, sizeof(vindex_id));
     if (!bound || !best_pos) {
         vx_free(bound);
         vx_free(best_pos);
-        return false;
+        return 0;
     }
     const vx_kernel_table *kt = vx_kernels();
     float *qs = bound + nlist, *best_bound = qs + dims;
-    vx_sketch(kt, c->proj, c->bias, d, dims, q, qs);
-    kt->l2sqr_ny(bound, qs, c->sketches, dims, nlist);
-    vx_bound_segment seg = {.vecs = c->centroids, .stride = d, .ids = NULL, .n = nlist};
-    vx_heap_init(cdis, cidx, nprobe);
-    vx_bounded_knn s = vx_bounded_knn_for(kt, q, d, dims, nprobe, cdis, cidx);
-    vx_bounded_knn_run(&s, &seg, 1, bound, best_bound, best_pos);
-    vx_topk_finish(cdis, cidx, nprobe, VINDEX_METRIC_L2);
+    size_t done = 0, exact = 0;
+    for (; done < nq; done++) {
+        /* a batch whose first queries need too many exact distances goes to
+         * the quantizer (a few queries never do: its scan costs them more) */
+        if (done == SAMPLE_QUERIES && nq > VX_IVF_COARSE_FEW && exact > budget * done)
+            break;
+        const float *x = q + done * d;
+        float *dis = cdis + done * nprobe;
+        vindex_id *idx = cidx + done * nprobe;
+        vx_sketch(kt, c->proj, c->bias, d, dims, x, qs);
+        kt->l2sqr_ny(bound, qs, c->sketches, dims, nlist);
+        vx_bound_segment seg = {.vecs = c->centroids, .stride = d, .ids = NULL, .n = nlist};
+        vx_heap_init(dis, idx, nprobe);
+        vx_bounded_knn s = vx_bounded_knn_for(kt, x, d, dims, nprobe, dis, idx);
+        exact += vx_bounded_knn_run(&s, &seg, 1, bound, best_bound, best_pos);
+        vx_topk_finish(dis, idx, nprobe, VINDEX_METRIC_L2);
+    }
     vx_free(bound);
     vx_free(best_pos);
-    return true;
+    return done;
 }

@@ -208,7 +208,7 @@ static void coarse_sketches_find_the_quantizers_lists(void **state)
     for (size_t a = 0; a < 3; a++)
         for (size_t i = 0; i < nq; i++) {
             const float *qi = q + i * d;
-            assert_true(vx_ivf_coarse_search(ivf, qi, nprobes[a], got_d, got_i));
+            assert_int_equal(vx_ivf_coarse_search(ivf, 1, qi, nprobes[a], got_d, got_i), 1);
             ASSERT_OK(vindex_search(qz, 1, qi, nprobes[a], NULL, want_d, want_i));
             assert_memory_equal(got_i, want_i, nprobes[a] * sizeof(vindex_id));
             for (size_t t = 0; t < nprobes[a]; t++)
