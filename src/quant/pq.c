@@ -60,7 +60,8 @@ void vx_pq_destroy(vx_pq *pq)
 {
     vx_free(pq->centroids);
     vx_free(pq->cnorms);
-    pq->centroids = pq->cnorms = NULL;
+    vx_free(pq->ctrans);
+    pq->centroids = pq->cnorms = pq->ctrans = NULL;
     pq->trained = false;
 }
 
@@ -68,30 +69,60 @@ size_t vx_pq_memory(const vx_pq *pq)
 {
     if (!pq->centroids)
         return 0;
-    return (size_t)pq->M * pq->ksub * (pq->dsub + 1) * sizeof(float);
+    size_t floats = (size_t)pq->M * pq->ksub * (pq->dsub + 1);
+    if (pq->ctrans)
+        floats += (size_t)pq->M * pq->ksub * pq->dsub;
+    return floats * sizeof(float);
 }
 
-static void compute_norms(vx_pq *pq)
+/* The arrays derived from a codebook (norms, and the transposed copy for
+ * nbits 4), allocated before anything changes. */
+typedef struct derived {
+    float *cnorms, *ctrans;
+} derived;
+
+static vindex_status derived_alloc(const vx_pq *pq, derived *dv)
 {
-    vx_norms_sqr(pq->cnorms, pq->centroids, pq->dsub, (size_t)pq->M * pq->ksub);
+    const size_t nc = (size_t)pq->M * pq->ksub;
+    dv->cnorms = vx_alloc(nc, sizeof(float));
+    dv->ctrans = pq->ksub == 16 ? vx_alloc(nc, pq->dsub * sizeof(float)) : NULL;
+    if (!dv->cnorms || (pq->ksub == 16 && !dv->ctrans)) {
+        vx_free(dv->cnorms);
+        vx_free(dv->ctrans);
+        return VINDEX_ERR_NOMEM;
+    }
+    return VINDEX_OK;
+}
+
+/* Replaces the codebooks with c (M x ksub x dsub, taken over) and fills the
+ * derived arrays. */
+static void install(vx_pq *pq, float *c, const derived *dv)
+{
+    const size_t M = (size_t)pq->M, ksub = pq->ksub, dsub = pq->dsub;
+    vx_pq_destroy(pq);
+    pq->centroids = c;
+    pq->cnorms = dv->cnorms;
+    pq->ctrans = dv->ctrans;
+    vx_norms_sqr(pq->cnorms, c, dsub, M * ksub);
+    if (pq->ctrans)
+        for (size_t m = 0; m < M; m++)
+            for (size_t j = 0; j < ksub; j++)
+                for (size_t s = 0; s < dsub; s++)
+                    pq->ctrans[(m * dsub + s) * ksub + j] = -2.0f * c[(m * ksub + j) * dsub + s];
+    pq->trained = true;
 }
 
 vindex_status vx_pq_set_centroids(vx_pq *pq, const float *centroids)
 {
     const size_t nc = (size_t)pq->M * pq->ksub;
     float *c = vx_alloc(nc, pq->dsub * sizeof(float));
-    float *nrm = vx_alloc(nc, sizeof(float));
-    if (!c || !nrm) {
+    derived dv;
+    if (!c || derived_alloc(pq, &dv)) {
         vx_free(c);
-        vx_free(nrm);
         return VINDEX_ERR_NOMEM;
     }
     memcpy(c, centroids, nc * pq->dsub * sizeof(float));
-    vx_pq_destroy(pq);
-    pq->centroids = c;
-    pq->cnorms = nrm;
-    compute_norms(pq);
-    pq->trained = true;
+    install(pq, c, &dv);
     return VINDEX_OK;
 }
 
@@ -141,10 +172,9 @@ vindex_status vx_pq_train(vx_pq *pq, size_t n, const float *x, const char *what)
         return st;
     const size_t nc = (size_t)pq->M * pq->ksub;
     float *c = vx_alloc(nc, pq->dsub * sizeof(float));
-    float *nrm = vx_alloc(nc, sizeof(float));
-    if (!c || !nrm) {
+    derived dv;
+    if (!c || derived_alloc(pq, &dv)) {
         vx_free(c);
-        vx_free(nrm);
         return VINDEX_ERR_NOMEM;
     }
     train_job j = {.pq = pq, .n = n, .x = x, .centroids = c};
@@ -153,16 +183,13 @@ vindex_status vx_pq_train(vx_pq *pq, size_t n, const float *x, const char *what)
     st = (vindex_status)atomic_load(&j.status);
     if (st) {
         vx_free(c);
-        vx_free(nrm);
+        vx_free(dv.cnorms);
+        vx_free(dv.ctrans);
         if (st == VINDEX_ERR_NOMEM)
             return vx_fail(st, "%s: out of memory training the sub-quantizers", what);
         return st; /* k-means set the message */
     }
-    vx_pq_destroy(pq);
-    pq->centroids = c;
-    pq->cnorms = nrm;
-    compute_norms(pq);
-    pq->trained = true;
+    install(pq, c, &dv);
     return VINDEX_OK;
 }
 

@@ -32,6 +32,10 @@ typedef struct vx_pq {
     size_t dsub, ksub, code_size;
     float *centroids; /* M x ksub x dsub; NULL until trained */
     float *cnorms;    /* M x ksub: |centroid|^2 */
+    float *ctrans;    /* nbits 4 only (else NULL): M x dsub x 16, each sub-quantizer's
+                         codebook transposed (coordinate s of its 16 codewords in a row)
+                         and multiplied by -2, for fast-scan's residual tables
+                         (fastscan_kernels.h) */
     bool trained;
     vindex_kmeans_params cp; /* for train: Faiss's PQ defaults (25 iterations, 256 per centroid) */
 } vx_pq;

@@ -77,7 +77,7 @@ static inline float hmax(__m256 x)
 static float quantize_lut_avx2(const float *a, const float *b, size_t M, uint8_t *lut,
                                float *bias, float *mins)
 {
-    float span = 0, sum_min = 0;
+    float span = 0;
     for (size_t m = 0; m < M; m++) {
         __m256 t0 = _mm256_loadu_ps(a + m * 16), t1 = _mm256_loadu_ps(a + m * 16 + 8);
         if (b) {
@@ -86,7 +86,6 @@ static float quantize_lut_avx2(const float *a, const float *b, size_t M, uint8_t
         }
         float lo = hmin(_mm256_min_ps(t0, t1)), hi = hmax(_mm256_max_ps(t0, t1));
         span = hi - lo > span ? hi - lo : span;
-        sum_min += lo;
         mins[m] = lo;
     }
     const float scale = span > 0 ? 255.0f / span : 1.0f;
@@ -112,12 +111,38 @@ static float quantize_lut_avx2(const float *a, const float *b, size_t M, uint8_t
     }
     if (M & 1)
         _mm_storeu_si128((__m128i *)(void *)(lut + M * 16), _mm_setzero_si128());
-    *bias = sum_min;
+    *bias = vx_fs_sum_mins(mins, M);
     return scale;
+}
+
+/* One sub-quantizer's 16 entries in two registers; the scalar kernel's
+ * operations, each rounded alike (no FMA). */
+static void residual_table_avx2(float *t, const float *x, const float *c, const float *ct,
+                                const float *cn, size_t M, size_t dsub)
+{
+    for (size_t m = 0; m < M; m++) {
+        const float *xm = x + m * dsub, *cm = c + m * dsub, *row = ct + m * dsub * 16;
+        __m256 a0 = _mm256_loadu_ps(cn + m * 16), a1 = _mm256_loadu_ps(cn + m * 16 + 8);
+        if (dsub) {
+            __m256 r = _mm256_set1_ps(xm[0] - cm[0]);
+            __m256 p0 = _mm256_mul_ps(r, _mm256_loadu_ps(row));
+            __m256 p1 = _mm256_mul_ps(r, _mm256_loadu_ps(row + 8));
+            for (size_t s = 1; s < dsub; s++) {
+                r = _mm256_set1_ps(xm[s] - cm[s]);
+                p0 = _mm256_add_ps(p0, _mm256_mul_ps(r, _mm256_loadu_ps(row + s * 16)));
+                p1 = _mm256_add_ps(p1, _mm256_mul_ps(r, _mm256_loadu_ps(row + s * 16 + 8)));
+            }
+            a0 = _mm256_add_ps(a0, p0);
+            a1 = _mm256_add_ps(a1, p1);
+        }
+        _mm256_storeu_ps(t + m * 16, a0);
+        _mm256_storeu_ps(t + m * 16 + 8, a1);
+    }
 }
 
 const vx_fs_kernel_table vx_fs_kernels_avx2 = {
     .name = "avx2",
     .accumulate = accumulate_avx2,
     .quantize_lut = quantize_lut_avx2,
+    .residual_table = residual_table_avx2,
 };

@@ -6,6 +6,7 @@
  * An odd last block runs with itself as the pair and half the result kept.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "fastscan_kernels.h"
 
@@ -122,19 +123,31 @@ static float quantize_lut_avx512(const float *a, const float *b, size_t M, uint8
         vspan = _mm512_max_ps(vspan, _mm512_sub_ps(_mm512_castsi512_ps(hi), vlo));
         _mm512_storeu_ps(mins + m, vlo);
     }
-    float span = _mm512_reduce_max_ps(vspan), sum_min = 0;
+    float span = _mm512_reduce_max_ps(vspan);
     for (; m < M; m++) {
         __m512 t = row(a, b, m);
         float lo = _mm512_reduce_min_ps(t), hi = _mm512_reduce_max_ps(t);
         span = hi - lo > span ? hi - lo : span;
         mins[m] = lo;
     }
-    for (m = 0; m < M; m++) /* in row order, as the scalar kernel */
-        sum_min += mins[m];
     const float scale = span > 0 ? 255.0f / span : 1.0f;
     const __m512 vs = _mm512_set1_ps(scale), half = _mm512_set1_ps(0.5f);
     const __m512i top = _mm512_set1_epi32(255);
-    for (m = 0; m < M; m++) {
+    /* four rows at a time: two packs with unsigned saturation (the entries
+     * are >= 0, so that is the min with 255) leave 4-byte pieces of the rows
+     * interleaved by 128-bit lane, which row_order puts back in order */
+    for (m = 0; m + 4 <= M; m += 4) {
+        __m512i q[4];
+        for (int i = 0; i < 4; i++) {
+            __m512 lo = _mm512_set1_ps(mins[m + (size_t)i]);
+            q[i] = _mm512_cvttps_epi32(_mm512_add_ps(
+                _mm512_mul_ps(_mm512_sub_ps(row(a, b, m + (size_t)i), lo), vs), half));
+        }
+        __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(q[0], q[1]),
+                                            _mm512_packus_epi32(q[2], q[3]));
+        _mm512_storeu_si512((void *)(lut + m * 16), _mm512_permutexvar_epi32(row_order, bytes));
+    }
+    for (; m < M; m++) {
         __m512 lo = _mm512_set1_ps(mins[m]);
         __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(row(a, b, m), lo), vs), half);
         __m512i q = _mm512_min_epi32(_mm512_cvttps_epi32(v), top);
@@ -142,12 +155,51 @@ static float quantize_lut_avx512(const float *a, const float *b, size_t M, uint8
     }
     if (M & 1)
         _mm_storeu_si128((__m128i *)(void *)(lut + M * 16), _mm_setzero_si128());
-    *bias = sum_min;
+    *bias = vx_fs_sum_mins(mins, M);
     return scale;
+}
+
+/* One sub-quantizer's 16 entries in one register, dsub a constant where it
+ * is small (the loop over s unrolled); the scalar kernel's operations, each
+ * rounded alike (no FMA). */
+static inline __attribute__((always_inline)) void
+residual_rows(float *t, const float *x, const float *c, const float *ct, const float *cn,
+              size_t M, size_t dsub)
+{
+    for (size_t m = 0; m < M; m++) {
+        const float *xm = x + m * dsub, *cm = c + m * dsub, *row = ct + m * dsub * 16;
+        __m512 acc = _mm512_mul_ps(_mm512_set1_ps(xm[0] - cm[0]), _mm512_loadu_ps(row));
+        for (size_t s = 1; s < dsub; s++)
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(xm[s] - cm[s]),
+                                                   _mm512_loadu_ps(row + s * 16)));
+        _mm512_storeu_ps(t + m * 16, _mm512_add_ps(_mm512_loadu_ps(cn + m * 16), acc));
+    }
+}
+
+static void residual_table_avx512(float *t, const float *x, const float *c, const float *ct,
+                                  const float *cn, size_t M, size_t dsub)
+{
+    switch (dsub) {
+    case 0: /* no dimensions: the norms alone (never: d >= M) */
+        memcpy(t, cn, M * 16 * sizeof(float));
+        break;
+    case 1:
+        residual_rows(t, x, c, ct, cn, M, 1);
+        break;
+    case 2:
+        residual_rows(t, x, c, ct, cn, M, 2);
+        break;
+    case 4:
+        residual_rows(t, x, c, ct, cn, M, 4);
+        break;
+    default:
+        residual_rows(t, x, c, ct, cn, M, dsub);
+    }
 }
 
 const vx_fs_kernel_table vx_fs_kernels_avx512 = {
     .name = "avx512",
     .accumulate = accumulate_avx512,
     .quantize_lut = quantize_lut_avx512,
+    .residual_table = residual_table_avx512,
 };

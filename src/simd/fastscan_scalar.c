@@ -26,7 +26,7 @@ static void accumulate_scalar(uint32_t *out, const uint8_t *lut, size_t npairs,
 static float quantize_lut_scalar(const float *a, const float *b, size_t M, uint8_t *lut,
                                  float *bias, float *mins)
 {
-    float span = 0, sum_min = 0, t[16];
+    float span = 0, t[16];
     for (size_t m = 0; m < M; m++) {
         for (int c = 0; c < 16; c++)
             t[c] = b ? a[m * 16 + c] + b[m * 16 + c] : a[m * 16 + c];
@@ -36,7 +36,6 @@ static float quantize_lut_scalar(const float *a, const float *b, size_t M, uint8
             hi = t[c] > hi ? t[c] : hi;
         }
         span = hi - lo > span ? hi - lo : span;
-        sum_min += lo;
         mins[m] = lo;
     }
     const float scale = span > 0 ? 255.0f / span : 1.0f;
@@ -51,14 +50,32 @@ static float quantize_lut_scalar(const float *a, const float *b, size_t M, uint8
     }
     if (M & 1)
         memset(lut + M * 16, 0, 16);
-    *bias = sum_min;
+    *bias = vx_fs_sum_mins(mins, M);
     return scale;
+}
+
+static void residual_table_scalar(float *t, const float *x, const float *c, const float *ct,
+                                  const float *cn, size_t M, size_t dsub)
+{
+    for (size_t m = 0; m < M; m++) {
+        float acc[16];
+        for (size_t s = 0; s < dsub; s++) {
+            const float r = x[m * dsub + s] - c[m * dsub + s], *row = ct + (m * dsub + s) * 16;
+            for (int j = 0; j < 16; j++) {
+                float p = r * row[j];
+                acc[j] = s ? acc[j] + p : p;
+            }
+        }
+        for (int j = 0; j < 16; j++)
+            t[m * 16 + j] = dsub ? cn[m * 16 + j] + acc[j] : cn[m * 16 + j];
+    }
 }
 
 const vx_fs_kernel_table vx_fs_kernels_scalar = {
     .name = "scalar",
     .accumulate = accumulate_scalar,
     .quantize_lut = quantize_lut_scalar,
+    .residual_table = residual_table_scalar,
 };
 
 const vx_fs_kernel_table *vx_fs_kernels_at(int level)

@@ -113,6 +113,67 @@ static void quantize_lut_equal_at_every_level(void **state)
     }
 }
 
+/* The residual table kernel: every level gives the scalar kernel's bits, for
+ * several dsub (the AVX-512 kernel unrolls 1, 2 and 4) and M, and the entries
+ * are |r_m - c_mj|^2 - |r_m|^2 (r = x - c) within float rounding. */
+static void residual_table_equal_at_every_level(void **state)
+{
+    (void)state;
+    const size_t dsubs[] = {1, 2, 3, 4, 8}, Ms[] = {1, 3, 16, 17};
+    uint64_t rng = 17;
+    for (size_t a = 0; a < sizeof dsubs / sizeof *dsubs; a++)
+        for (size_t b = 0; b < sizeof Ms / sizeof *Ms; b++) {
+            const size_t dsub = dsubs[a], M = Ms[b], d = M * dsub;
+            float *x = malloc(d * sizeof *x), *c = malloc(d * sizeof *c);
+            float *cb = malloc(M * 16 * dsub * sizeof *cb), *ct = malloc(M * 16 * dsub * 4);
+            float *cn = malloc(M * 16 * sizeof *cn), *want = malloc(M * 16 * sizeof *want);
+            float *got = malloc(M * 16 * sizeof *got);
+            for (size_t t = 0; t < d; t++) {
+                x[t] = 10.0f * tu_uniform(&rng) - 3.0f;
+                c[t] = 10.0f * tu_uniform(&rng) - 3.0f;
+            }
+            for (size_t m = 0; m < M; m++)
+                for (size_t j = 0; j < 16; j++) {
+                    float n2 = 0;
+                    for (size_t s = 0; s < dsub; s++) {
+                        float v = 4.0f * tu_uniform(&rng) - 2.0f;
+                        cb[(m * 16 + j) * dsub + s] = v;
+                        ct[(m * dsub + s) * 16 + j] = -2.0f * v;
+                        n2 += v * v;
+                    }
+                    cn[m * 16 + j] = n2;
+                }
+            vx_fs_kernels_scalar.residual_table(want, x, c, ct, cn, M, dsub);
+            for (size_t m = 0; m < M; m++)
+                for (size_t j = 0; j < 16; j++) {
+                    double e = 0, r2 = 0;
+                    for (size_t s = 0; s < dsub; s++) {
+                        double r = (double)x[m * dsub + s] - c[m * dsub + s];
+                        double diff = r - cb[(m * 16 + j) * dsub + s];
+                        e += diff * diff;
+                        r2 += r * r;
+                    }
+                    assert_true(fabs(want[m * 16 + j] - (e - r2)) <= 1e-4 * (1 + e + r2));
+                }
+            for (int level = VX_LEVEL_AVX2; level <= VX_LEVEL_AVX512; level++) {
+                const vx_fs_kernel_table *kt = vx_fs_kernels_at(level);
+                if (!kt)
+                    continue;
+                kt->residual_table(got, x, c, ct, cn, M, dsub);
+                if (memcmp(got, want, M * 16 * sizeof *got) != 0)
+                    fail_msg("level %s: dsub %zu M %zu: residual table differs", kt->name, dsub,
+                             M);
+            }
+            free(x);
+            free(c);
+            free(cb);
+            free(ct);
+            free(cn);
+            free(want);
+            free(got);
+        }
+}
+
 /* put/get round trip, and a block is the transpose of its codes. */
 static void packed_layout(void **state)
 {
@@ -682,6 +743,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kernels_equal_reference_at_every_level),
         cmocka_unit_test(quantize_lut_equal_at_every_level),
+        cmocka_unit_test(residual_table_equal_at_every_level),
         cmocka_unit_test(packed_layout),
         cmocka_unit_test(lut_quantization_error_bounded),
         cmocka_unit_test(same_neighbours_as_plain_pq),
