@@ -27,8 +27,14 @@ void vx_sketch(const vx_kernel_table *kt, const float *proj, const float *bias, 
 vx_bounded_knn vx_bounded_knn_for(const vx_kernel_table *kt, const float *q, size_t d,
                                   size_t sketch_dims, size_t k, float *hd, vindex_id *hi)
 {
-    vx_bounded_knn s = {.kt = kt, .q = q, .d = d, .k = k, .hd = hd, .hi = hi};
-    s.qn2 = kt->norm_sqr(q, d);
+    return vx_bounded_knn_with_norm(kt, q, kt->norm_sqr(q, d), d, sketch_dims, k, hd, hi);
+}
+
+vx_bounded_knn vx_bounded_knn_with_norm(const vx_kernel_table *kt, const float *q, float qn2,
+                                        size_t d, size_t sketch_dims, size_t k, float *hd,
+                                        vindex_id *hi)
+{
+    vx_bounded_knn s = {.kt = kt, .q = q, .d = d, .k = k, .hd = hd, .hi = hi, .qn2 = qn2};
     /* rounding of a sum of n products grows like sqrt(n) eps: the bound sums
      * sketch_dims terms of dot products of d terms; 8x for safety */
     s.slack = 8.0f * FLT_EPSILON * sqrtf((float)(sketch_dims * d));
@@ -91,9 +97,16 @@ size_t vx_bounded_knn_run(const vx_bounded_knn *s, const vx_bound_segment *seg, 
         bound[at] = NAN; /* scored: no comparison selects it again */
     }
     flush(s, &pc, &scored);
+    return scored + vx_bounded_knn_sweep(s, seg, nseg, bound);
+}
 
+size_t vx_bounded_knn_sweep(const vx_bounded_knn *s, const vx_bound_segment *seg, size_t nseg,
+                            const float *bound)
+{
+    size_t scored = 0;
+    pending pc = {.n = 0};
     uint32_t idx[SELECT_BLOCK];
-    first = 0;
+    size_t first = 0;
     for (size_t g = 0; g < nseg; first += seg[g].n, g++) {
         const float *b = bound + first;
         for (size_t off = 0; off < seg[g].n; off += SELECT_BLOCK) {

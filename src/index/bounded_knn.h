@@ -49,10 +49,22 @@ void vx_sketch(const vx_kernel_table *kt, const float *proj, const float *bias, 
 vx_bounded_knn vx_bounded_knn_for(const vx_kernel_table *kt, const float *q, size_t d,
                                   size_t sketch_dims, size_t k, float *hd, vindex_id *hi);
 
+/* As vx_bounded_knn_for, with |q|^2 known (qn2). */
+vx_bounded_knn vx_bounded_knn_with_norm(const vx_kernel_table *kt, const float *q, float qn2,
+                                        size_t d, size_t sketch_dims, size_t k, float *hd,
+                                        vindex_id *hi);
+
 /* Runs over nseg segments; bound holds the candidates' bounds, segment after
  * segment (overwritten); best_bound/best_pos: room for k entries. Returns how
  * many candidates were scored exactly (what the bounds did not rule out). */
 size_t vx_bounded_knn_run(const vx_bounded_knn *s, const vx_bound_segment *seg, size_t nseg,
                         float *bound, float *best_bound, vindex_id *best_pos);
+
+/* The second half of a run, for callers that fill the heap themselves: scores
+ * every candidate whose bound does not rule it out. Candidates already in the
+ * heap must have NaN bounds (NaN is never selected). Returns how many were
+ * scored. */
+size_t vx_bounded_knn_sweep(const vx_bounded_knn *s, const vx_bound_segment *seg, size_t nseg,
+                            const float *bound);
 
 #endif

@@ -2,9 +2,10 @@
  * k-means (Lloyd's algorithm), as Faiss's Clustering does it, with three
  * properties that Faiss lacks or leaves implicit:
  *
- *  - Deterministic for a seed whatever the thread count. Assignment goes
- *    through the exact k-NN engine (vx_brute_knn: BLAS sgemm in fixed blocks,
- *    results independent of the split), and the centroid update sums each
+ *  - Deterministic for a seed whatever the thread count. Assignment is done
+ *    point by point in fixed blocks (sgemm tiles with an argmin, Hamerly's
+ *    bounds in low dimensions, sketch bounds in high ones: kmeans_sketch.h),
+ *    so results do not depend on the split; the centroid update sums each
  *    cluster's points in increasing point order, one task per fixed range of
  *    centroids, in double precision.
  *  - Random numbers come from one splitmix64 stream per purpose (sampling,
@@ -34,6 +35,7 @@
 #include "../index/index.h"
 #include "../simd/kernels.h"
 #include "../simd/pq_kernels.h"
+#include "kmeans_sketch.h"
 
 /* ---- parameters --------------------------------------------------------- */
 
@@ -190,6 +192,7 @@ typedef struct run {
     float *half_sep;    /* k: half the distance from centroid j to its nearest other one */
     float *gather;      /* nthreads x ASSIGN_QB x d: points to reassign */
     uint32_t *todo;     /* nthreads x ASSIGN_QB */
+    vx_kmeans_sketch *sketch; /* L2 in high dimensions: assignment pruned by bounds */
     int nthreads;
 } run;
 
@@ -357,12 +360,18 @@ static void assign_task(void *ctx, size_t task, int worker)
 
 static vindex_status assign_l2(run *r, double *obj)
 {
-    vx_blas_single_thread();
-    vx_norms_sqr(r->cnorms, r->centroids, (size_t)r->d, r->k);
-    assign_job a = {r, r->cnorms, r->tiles, vx_pq_kernels()->argmin_offset};
-    vx_parallel_for((r->n + ASSIGN_QB - 1) / ASSIGN_QB, r->nthreads,
-                    r->hamerly ? assign_task_bounded : assign_task, &a);
-    r->bounded = r->hamerly;
+    if (r->sketch) {
+        vindex_status st = vx_kmeans_sketch_assign(r->sketch, r->centroids, r->dis, r->assign);
+        if (st)
+            return st;
+    } else {
+        vx_blas_single_thread();
+        vx_norms_sqr(r->cnorms, r->centroids, (size_t)r->d, r->k);
+        assign_job a = {r, r->cnorms, r->tiles, vx_pq_kernels()->argmin_offset};
+        vx_parallel_for((r->n + ASSIGN_QB - 1) / ASSIGN_QB, r->nthreads,
+                        r->hamerly ? assign_task_bounded : assign_task, &a);
+        r->bounded = r->hamerly;
+    }
     double s = 0;
     for (size_t i = 0; i < r->n; i++)
         s += r->dis[i];
@@ -632,6 +641,9 @@ vindex_status vx_kmeans(size_t n, int d, const float *x, size_t k,
             goto done;
         }
         vx_norms_sqr(r.xnorms, x, dd, n);
+        if (!r.hamerly && vx_kmeans_sketch_applies(n, dd, k) &&
+            (st = vx_kmeans_sketch_new(n, dd, x, k, r.nthreads, &r.sketch)))
+            goto done;
     }
     if (params->nredo > 1 && !(best = vx_alloc(k, dd * sizeof(float)))) {
         st = VINDEX_ERR_NOMEM;
@@ -703,6 +715,7 @@ done:
     vx_free(r.todo);
     vx_free(r.cnorms);
     vx_free(r.tiles);
+    vx_kmeans_sketch_free(r.sketch);
     return st;
 }
 

@@ -1,7 +1,9 @@
 /* k-means: convergence on clustered data, determinism for a seed whatever the
  * thread count, subsampling notice, empty-cluster repair, spherical, k-means++,
- * bad input. */
+ * the assignment pruned by sketch bounds against the plain one, bad input. */
 #include "testutil.h"
+
+#include "quant/kmeans_sketch.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -191,6 +193,92 @@ static void plusplus_and_niter_zero(void **state)
     free(c);
 }
 
+/* Runs k-means with vx_kmeans_sketch_dims = dims (0: the plain sgemm pass). */
+static void kmeans_with_sketch(int dims, size_t n, int d, const float *x, size_t k, int threads,
+                               float *c, float *obj)
+{
+    vindex_kmeans_params p;
+    vindex_kmeans_params_init(&p);
+    p.niter = 8;
+    vx_kmeans_sketch_dims = dims;
+    vindex_set_num_threads(threads);
+    ASSERT_OK(vindex_kmeans(n, d, x, k, &p, c, obj));
+    vindex_set_num_threads(0);
+    vx_kmeans_sketch_dims = -1;
+}
+
+/* Checks vx_kmeans_sketch_assign against brute force in double precision:
+ * every point goes to a centroid at the smallest distance up to float
+ * rounding, with that distance; the same assignment at every thread count. */
+static void check_sketch_assign(int dims, const float *x, size_t n, int d, const float *c,
+                                size_t k)
+{
+    vx_kmeans_sketch_dims = dims;
+    float *dis = malloc(n * sizeof *dis);
+    vindex_id *assign = malloc(n * sizeof *assign), *first = malloc(n * sizeof *first);
+    for (int threads = 1; threads <= 2; threads++) {
+        vx_kmeans_sketch *s;
+        ASSERT_OK(vx_kmeans_sketch_new(n, (size_t)d, x, k, threads, &s));
+        ASSERT_OK(vx_kmeans_sketch_assign(s, c, dis, assign));
+        vx_kmeans_sketch_free(s);
+        if (threads == 1)
+            memcpy(first, assign, n * sizeof *first);
+        assert_memory_equal(first, assign, n * sizeof *first);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * (size_t)d;
+        double best = INFINITY;
+        for (size_t j = 0; j < k; j++)
+            best = fmin(best, tu_distance(xi, c + j * (size_t)d, d, VINDEX_METRIC_L2));
+        assert_true(assign[i] >= 0 && (size_t)assign[i] < k);
+        double mine = tu_distance(xi, c + (size_t)assign[i] * (size_t)d, d, VINDEX_METRIC_L2);
+        assert_true(mine <= best * (1 + 1e-5) + 1e-6);
+        assert_true(fabs(dis[i] - mine) <= 1e-5 * mine + 1e-6);
+    }
+    vx_kmeans_sketch_dims = -1;
+    free(dis);
+    free(assign);
+    free(first);
+}
+
+/* The pruned assignment is Lloyd's: exact against brute force on clustered
+ * data (bounds prune almost everything) and on uniform data (they prune
+ * little, near-ties abound), at every sketch size; and k-means through it
+ * reaches the plain pass's objectives. */
+static void sketched_assignment_is_lloyds(void **state)
+{
+    (void)state;
+    /* the default engages in high dimensions with enough points and centroids */
+    assert_true(vx_kmeans_sketch_applies(60000, 784, 1024));
+    assert_false(vx_kmeans_sketch_applies(60000, 100, 1024));
+    assert_false(vx_kmeans_sketch_applies(1000, 784, 1024));
+    /* smaller here, sketch sizes set (valgrind runs this test) */
+    enum { N = 1000, D = 128, K = 64 };
+    float *x = tu_clustered_vectors(N, D, 90, 41);
+    float *c = malloc(K * D * sizeof *c), *plain = malloc(K * D * sizeof *plain);
+    for (size_t j = 0; j < K; j++) /* centroids: every 70th point, nudged */
+        for (size_t t = 0; t < D; t++)
+            c[j * D + t] = x[j * 15 * D + t] + 0.01f * (float)((t * 7 + j) % 5);
+    const int dims[] = {4, 32};
+    for (int t = 0; t < 2; t++)
+        check_sketch_assign(dims[t], x, N, D, c, K);
+
+    float oplain[8], o[8];
+    kmeans_with_sketch(0, N, D, x, K, 1, plain, oplain);
+    kmeans_with_sketch(32, N, D, x, K, 2, c, o);
+    for (int i = 0; i < 8; i++)
+        assert_true(fabsf(o[i] - oplain[i]) <= 1e-5f * oplain[i]);
+
+    free(x);
+    x = tu_random_vectors(N, D, 43);
+    memcpy(c, x + 100 * D, K * D * sizeof *c);
+    check_sketch_assign(16, x, N, D, c, K);
+    check_sketch_assign(D - 8, x, N, D, c, K); /* tight bounds: any excess prunes wrongly */
+    free(x);
+    free(plain);
+    free(c);
+}
+
 static void bad_input(void **state)
 {
     (void)state;
@@ -222,6 +310,7 @@ int main(void)
         cmocka_unit_test(repairs_empty_clusters),
         cmocka_unit_test(spherical_centroids_are_unit),
         cmocka_unit_test(plusplus_and_niter_zero),
+        cmocka_unit_test(sketched_assignment_is_lloyds),
         cmocka_unit_test(bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
