@@ -11,7 +11,10 @@
  * about 30 exact distances per query, cheaper than the BLAS product of the
  * batch with all centroids, and the probed centroids are then in cache for
  * the list scans), unless the first queries show that the bounds prune too
- * little on the data at hand.
+ * little on the data at hand. A batch's queries are sketched and bounded 32
+ * at a time by two BLAS products (the bounds lowered by their rounding error)
+ * in blocks on the thread pool; the exact distances decide, so the lists are
+ * the same as for one query.
  */
 #ifndef VX_IVF_COARSE_H
 #define VX_IVF_COARSE_H
