@@ -299,16 +299,24 @@ float vx_flat_score_one(const vindex *ix, const float *q_layout, vindex_id id)
            kt->l2sqr(q_layout + hd, f->tail + i * (d - hd), d - hd);
 }
 
+/* Lines prefetched at the start of each part of a row: the L2 streamer
+ * fetches the rest of the run without tying up the L1 fill buffers, which a
+ * prefetch of every line (49 at d 784) stalls on. Measured on IndexRefineFlat
+ * over Fashion-MNIST (k_factor 4): 49.4 -> 47.7 us per query; no prefetch at
+ * all was as slow as a whole row. */
+enum { PREFETCH_LINES = 2 };
+
 void vx_flat_prefetch(const vindex *ix, vindex_id id)
 {
     const flat *f = (const flat *)ix;
     const size_t d = (size_t)ix->d, hd = (size_t)f->head_dim, i = (size_t)id;
+    const size_t lead = PREFETCH_LINES * 64;
     const char *h = (const char *)(f->head + i * (f->perm ? hd : d));
-    for (size_t b = 0; b < (f->perm ? hd : d) * sizeof(float); b += 64)
+    for (size_t b = 0; b < (f->perm ? hd : d) * sizeof(float) && b < lead; b += 64)
         __builtin_prefetch(h + b);
     if (f->perm) {
         const char *t = (const char *)(f->tail + i * (d - hd));
-        for (size_t b = 0; b < (d - hd) * sizeof(float); b += 64)
+        for (size_t b = 0; b < (d - hd) * sizeof(float) && b < lead; b += 64)
             __builtin_prefetch(t + b);
     }
 }

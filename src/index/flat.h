@@ -19,7 +19,8 @@ const float *vx_flat_vectors(const vindex *ix);
  * from vx_flat_query_layout when ix is not a flat index. */
 const float *vx_flat_query_layout(const vindex *ix, const float *q, float *scratch);
 float vx_flat_score_one(const vindex *ix, const float *q_layout, vindex_id id);
-/* Prefetches stored vector id (valid), which vx_flat_score_one reads. */
+/* Starts fetching stored vector id (valid), which vx_flat_score_one reads:
+ * the first lines of each part of its row (the hardware follows the run). */
 void vx_flat_prefetch(const vindex *ix, vindex_id id);
 
 /* When L2 flat indexes of d >= 64 store their vectors split for pruned scans:
