@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "../core/alloc.h"
@@ -29,6 +30,11 @@ struct vx_ivf_coarse {
     float *centroids; /* nlist x d: the quantizer's, in rows (its own layout may be split) */
     float *sketches;  /* nlist x dims */
     float *snorms;    /* nlist: |sketch|^2 */
+    /* The part of a vector the sketch misses, t = |(I - P)(x - mu)| (P the
+     * projection, mu the centroids' mean, bias = -P mu): for each centroid a
+     * range [lo, hi] that holds it despite float rounding. */
+    float *mean;      /* d: mu */
+    float *tail_lo, *tail_hi; /* nlist each */
 };
 
 void vx_ivf_coarse_free(vx_ivf *ivf)
@@ -41,6 +47,9 @@ void vx_ivf_coarse_free(vx_ivf *ivf)
     vx_free(c->centroids);
     vx_free(c->sketches);
     vx_free(c->snorms);
+    vx_free(c->mean);
+    vx_free(c->tail_lo);
+    vx_free(c->tail_hi);
     vx_free(c);
     ivf->coarse = NULL;
 }
@@ -51,8 +60,8 @@ size_t vx_ivf_coarse_memory(const vx_ivf *ivf)
     if (!c)
         return 0;
     const size_t d = (size_t)ivf->base.d;
-    return sizeof *c + c->dims * (d + 1) * sizeof(float) +
-           ivf->nlist * (d + c->dims + 1) * sizeof(float);
+    return sizeof *c + (c->dims * (d + 1) + d) * sizeof(float) +
+           ivf->nlist * (d + c->dims + 3) * sizeof(float);
 }
 
 static bool applies(const vx_ivf *ivf)
@@ -61,6 +70,46 @@ static bool applies(const vx_ivf *ivf)
     return q && q->metric == VINDEX_METRIC_L2 && !strcmp(q->ops->type_name, "IndexFlat") &&
            q->is_trained && (size_t)q->ntotal == ivf->nlist && ivf->nlist >= COARSE_MIN_NLIST &&
            ivf->base.d >= COARSE_MIN_D;
+}
+
+/* How far float rounding may move a tail's square, relative to |x - mu|^2:
+ * the sketch's dot products of d terms and the two sums of squares. */
+static float tail_margin(size_t d, size_t dims)
+{
+    return 4.0f * (float)(d + dims) * FLT_EPSILON;
+}
+
+/* With the trained projection: the centroids' mean, a bias that centres on
+ * it (bias = -P mu, so that sketch(x) = P (x - mu) as the tails assume), the
+ * centroids' sketches and norms, and their tails' ranges. */
+static void sketch_centroids(vx_ivf_coarse *c, size_t d, size_t nlist, size_t dims)
+{
+    for (size_t t = 0; t < d; t++) {
+        double sum = 0;
+        for (size_t l = 0; l < nlist; l++)
+            sum += c->centroids[l * d + t];
+        c->mean[t] = (float)(sum / (double)nlist);
+    }
+    for (size_t r = 0; r < dims; r++) {
+        double dot = 0;
+        for (size_t t = 0; t < d; t++)
+            dot += (double)c->proj[r * d + t] * c->mean[t];
+        c->bias[r] = (float)-dot;
+    }
+    const vx_kernel_table *kt = vx_kernels();
+    const double margin = tail_margin(d, dims);
+    for (size_t l = 0; l < nlist; l++) {
+        const float *cl = c->centroids + l * d, *sl = c->sketches + l * dims;
+        vx_sketch(kt, c->proj, c->bias, d, dims, cl, c->sketches + l * dims);
+        double all = 0, in = 0;
+        for (size_t t = 0; t < d; t++)
+            all += ((double)cl[t] - c->mean[t]) * ((double)cl[t] - c->mean[t]);
+        for (size_t r = 0; r < dims; r++)
+            in += (double)sl[r] * sl[r];
+        c->tail_lo[l] = (float)(sqrt(fmax(all - in - margin * all, 0.0)) * (1 - 1e-6));
+        c->tail_hi[l] = (float)(sqrt(fmax(all - in + margin * all, 0.0)) * (1 + 1e-6));
+    }
+    vx_norms_sqr(c->snorms, c->sketches, dims, nlist);
 }
 
 void vx_ivf_coarse_build(vx_ivf *ivf)
@@ -75,7 +124,10 @@ void vx_ivf_coarse_build(vx_ivf *ivf)
               (c->bias = vx_alloc(dims, sizeof(float))) &&
               (c->centroids = vx_alloc(nlist, d * sizeof(float))) &&
               (c->sketches = vx_alloc(nlist, dims * sizeof(float))) &&
-              (c->snorms = vx_alloc(nlist, sizeof(float)));
+              (c->snorms = vx_alloc(nlist, sizeof(float))) &&
+              (c->mean = vx_alloc(d, sizeof(float))) &&
+              (c->tail_lo = vx_alloc(nlist, sizeof(float))) &&
+              (c->tail_hi = vx_alloc(nlist, sizeof(float)));
     for (size_t l = 0; ok && l < nlist; l++)
         ok = vx_index_reconstruct(ivf->quantizer, (vindex_id)l, c->centroids + l * d) ==
              VINDEX_OK;
@@ -83,10 +135,8 @@ void vx_ivf_coarse_build(vx_ivf *ivf)
     ok = ok && vindex_transform_pca_new(&pca, (int)d, (int)dims, 0.0f, 0) == VINDEX_OK &&
          vx_transform_train(pca, nlist, c->centroids) == VINDEX_OK &&
          vindex_transform_matrix(pca, c->proj, c->bias) == VINDEX_OK;
-    if (ok) {
-        vx_transform_apply(pca, nlist, c->centroids, c->sketches);
-        vx_norms_sqr(c->snorms, c->sketches, dims, nlist);
-    }
+    if (ok)
+        sketch_centroids(c, d, nlist, dims);
     vindex_transform_free(pca);
     if (!ok) {
         if (c) {
@@ -145,20 +195,35 @@ static void block_bounds(const vx_ivf_coarse *c, const vx_kernel_table *kt, cons
     if (nb == 1) {
         vx_sketch(kt, c->proj, c->bias, d, dims, x, b->qs);
         kt->l2sqr_ny(b->bound, b->qs, c->sketches, dims, nlist);
-        return;
+    } else {
+        for (size_t i = 0; i < nb; i++)
+            memcpy(b->qs + i * dims, c->bias, dims * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)dims, (int)d, 1.0f,
+                    x, (int)d, c->proj, (int)d, 1.0f, b->qs, (int)dims);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)nlist, (int)dims,
+                    -2.0f, b->qs, (int)dims, c->sketches, (int)dims, 0.0f, b->bound,
+                    (int)nlist);
+        const float keep = 1.0f - 2.0f * (float)(dims + 2) * FLT_EPSILON;
+        for (size_t i = 0; i < nb; i++) {
+            const float qn = kt->norm_sqr(b->qs + i * dims, dims);
+            float *row = b->bound + i * nlist;
+            for (size_t l = 0; l < nlist; l++)
+                row[l] += (qn + c->snorms[l]) * keep;
+        }
     }
-    for (size_t i = 0; i < nb; i++)
-        memcpy(b->qs + i * dims, c->bias, dims * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)dims, (int)d, 1.0f, x,
-                (int)d, c->proj, (int)d, 1.0f, b->qs, (int)dims);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)nlist, (int)dims, -2.0f,
-                b->qs, (int)dims, c->sketches, (int)dims, 0.0f, b->bound, (int)nlist);
-    const float keep = 1.0f - 2.0f * (float)(dims + 2) * FLT_EPSILON;
+    /* |q - c|^2 = |P(q - c)|^2 + |(I - P)(q - c)|^2, and the second is at
+     * least (t_q - t_c)^2: the gap between the tails' ranges, squared */
+    const float margin = tail_margin(d, dims);
     for (size_t i = 0; i < nb; i++) {
-        const float qn = kt->norm_sqr(b->qs + i * dims, dims);
+        const float all = kt->l2sqr(x + i * d, c->mean, d);
+        const float tail2 = all - kt->norm_sqr(b->qs + i * dims, dims);
+        const float lo = sqrtf(fmaxf(tail2 - margin * all, 0.0f)) * (1 - 1e-6f);
+        const float hi = sqrtf(fmaxf(tail2 + margin * all, 0.0f)) * (1 + 1e-6f);
         float *row = b->bound + i * nlist;
-        for (size_t l = 0; l < nlist; l++)
-            row[l] += (qn + c->snorms[l]) * keep;
+        for (size_t l = 0; l < nlist; l++) {
+            float gap = fmaxf(fmaxf(lo - c->tail_hi[l], c->tail_lo[l] - hi), 0.0f);
+            row[l] += gap * gap * (1 - 1e-6f);
+        }
     }
 }
 
