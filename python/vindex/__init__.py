@@ -1747,3 +1747,24 @@ def clone_index(index):
     """An independent copy of `index` (Faiss: clone_index), through
     serialize_index / deserialize_index."""
     return deserialize_index(serialize_index(index))
+
+
+__all__ += ["set_read_limit", "get_read_limit"]
+
+
+def set_read_limit(nbytes):
+    """Caps the memory one read (read_index, deserialize_index, clone_index)
+    may allocate, in bytes, for every thread (C: vindex_set_read_limit); 0,
+    the default, means no cap beyond the reader's rule that no count in a file
+    may ask for more than the file's size justifies. A read that would pass the
+    cap raises MemoryError naming it and builds nothing. Parts of a file used
+    in place (IO_FLAG_MMAP) do not count."""
+    nbytes = _operator.index(nbytes)
+    if nbytes < 0:
+        raise ArgumentError(f"set_read_limit: nbytes must be >= 0 (0: no cap), got {nbytes}")
+    _vindex.set_read_limit(nbytes)
+
+
+def get_read_limit():
+    """The cap set by set_read_limit, in bytes (0: none)."""
+    return _vindex.get_read_limit()

@@ -2108,6 +2108,20 @@ static PyObject *mod_get_blas_threshold(PyObject *m, PyObject *unused)
     return PyLong_FromSize_t(vindex_get_blas_threshold());
 }
 
+static PyObject *mod_set_read_limit(PyObject *m, PyObject *arg)
+{
+    size_t n = PyLong_AsSize_t(arg);
+    if (n == (size_t)-1 && PyErr_Occurred())
+        return NULL;
+    vindex_set_read_limit(n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_get_read_limit(PyObject *m, PyObject *unused)
+{
+    return PyLong_FromSize_t(vindex_get_read_limit());
+}
+
 static PyObject *mod_simd_level(PyObject *m, PyObject *unused)
 {
     return PyUnicode_FromString(vindex_simd_level());
@@ -2495,6 +2509,10 @@ static PyMethodDef module_methods[] = {
      "set_blas_threshold(nq): query batches this large use BLAS sgemm."},
     {"get_blas_threshold", (PyCFunction)mod_get_blas_threshold, METH_NOARGS,
      "get_blas_threshold() -> int."},
+    {"set_read_limit", (PyCFunction)mod_set_read_limit, METH_O,
+     "set_read_limit(nbytes): cap on what one read may allocate (0: none)."},
+    {"get_read_limit", (PyCFunction)mod_get_read_limit, METH_NOARGS,
+     "get_read_limit() -> int: the read cap in bytes (0: none)."},
     {"simd_level", (PyCFunction)mod_simd_level, METH_NOARGS,
      "simd_level() -> str: \"scalar\", \"avx2\" or \"avx512\"."},
     {"kmeans", (PyCFunction)mod_kmeans, METH_VARARGS,

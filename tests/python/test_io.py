@@ -297,3 +297,36 @@ def test_bad_input(tmp_path):
         faiss.write_index("not an index", str(tmp_path / "x"))
     with pytest.raises(faiss.ArgumentError):
         faiss.read_index(str(tmp_path / "x"), 1)
+
+
+def test_read_limit(tmp_path):
+    """set_read_limit caps what a read may allocate: under a tiny cap the read
+    raises MemoryError naming the cap and builds nothing; the file and the
+    index written are untouched, and read fine once the cap is raised."""
+    ix = make("ivf")
+    path = str(tmp_path / "ivf.index")
+    faiss.write_index(ix, path)
+    data = faiss.serialize_index(ix)
+    assert faiss.get_read_limit() == 0  # the default: no cap
+    try:
+        faiss.set_read_limit(1024)  # less than the vectors alone (300 x 16 floats)
+        assert faiss.get_read_limit() == 1024
+        with pytest.raises(MemoryError, match="read_limit"):
+            faiss.read_index(path)
+        with pytest.raises(MemoryError, match="read_limit"):
+            faiss.deserialize_index(data)
+        with pytest.raises(MemoryError, match="read_limit"):
+            faiss.clone_index(ix)
+        assert ix.ntotal == len(XB)  # the source index is unchanged
+        faiss.set_read_limit(len(data) * 4)  # ample
+        assert_same(ix, faiss.read_index(path))
+        assert_same(ix, faiss.deserialize_index(data))
+    finally:
+        faiss.set_read_limit(0)
+    assert faiss.get_read_limit() == 0
+    assert_same(ix, faiss.read_index(path))
+    with pytest.raises(faiss.ArgumentError, match="nbytes"):
+        faiss.set_read_limit(-1)
+    with pytest.raises(TypeError):
+        faiss.set_read_limit(1.5)
+    assert faiss.get_read_limit() == 0
