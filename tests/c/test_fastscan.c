@@ -247,7 +247,8 @@ static vindex *trained(int fast, int d, int M, vindex_metric metric, size_t n, c
 static void same_neighbours_as_plain_pq(void **state)
 {
     (void)state;
-    enum { n = 6000, nq = 50 };
+    enum { nq = 50 };
+    const int n = (int)tu_pick(6000, 1500); /* small-data mode: tu_small */
     const struct { int d, M; } shapes[] = {{32, 16}, {30, 15}};
     for (size_t s = 0; s < 2; s++)
         for (int mt = 0; mt < 2; mt++) {
@@ -289,7 +290,8 @@ static void same_neighbours_as_plain_pq(void **state)
 static void recall_against_brute_force(void **state)
 {
     (void)state;
-    enum { n = 5000, nq = 100, d = 32 };
+    enum { nq = 100, d = 32 };
+    const int n = (int)tu_pick(5000, 1500);
     float *x = tu_clustered_vectors(n, d, 50, 5), *q = tu_clustered_vectors(nq, d, 50, 5);
     vindex *fs = trained(1, d, 32, VINDEX_METRIC_L2, n, x);
     vindex *pq = trained(0, d, 32, VINDEX_METRIC_L2, n, x);
@@ -314,7 +316,8 @@ static void recall_against_brute_force(void **state)
 static void batch_single_threads_and_empty(void **state)
 {
     (void)state;
-    enum { n = 9000, nq = 20, d = 16 };
+    enum { nq = 20, d = 16 };
+    const int n = (int)tu_pick(9000, 3000);
     float *x = tu_clustered_vectors(n, d, 30, 8);
     vindex *fs;
     ASSERT_OK(vindex_pq_fastscan_new(&fs, d, 8, 4, VINDEX_METRIC_L2));
@@ -421,7 +424,8 @@ static vindex *ivf_trained(int fast, int d, size_t nlist, int M, vindex_metric m
 static void ivf_same_neighbours_as_ivfpq(void **state)
 {
     (void)state;
-    enum { n = 6000, nq = 50 };
+    enum { nq = 50 };
+    const int n = (int)tu_pick(6000, 1500);
     const struct { int d, M; } shapes[] = {{32, 16}, {30, 15}};
     for (size_t s = 0; s < 2; s++)
         for (int mt = 0; mt < 2; mt++) {
@@ -462,7 +466,8 @@ static void ivf_same_neighbours_as_ivfpq(void **state)
 static void ivf_refine_flat_recall(void **state)
 {
     (void)state;
-    enum { n = 8000, nq = 100, d = 32 };
+    enum { nq = 100, d = 32 };
+    const int n = (int)tu_pick(8000, 2000);
     float *x = tu_clustered_vectors(n, d, 50, 31), *q = tu_clustered_vectors(nq, d, 50, 31);
     vindex *qz, *fs, *rf;
     ASSERT_OK(vindex_flat_new(&qz, d, VINDEX_METRIC_L2));

@@ -10,21 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NB_MAX = 3000, NQ_MAX = 300, K_MAX = 50 };
+enum { K_MAX = 50 };
+
+/* The largest base and query counts: 3000 and 300, or 500 and 40 in
+ * small-data mode (tu_small; still both sides of the BLAS threshold of 20
+ * queries, and every k). Set in main. */
+static size_t nb_max, nq_max;
 
 static const int dims[] = {1, 7, 33, 128};
-static const size_t nbs[] = {1, 100, NB_MAX};
+static size_t nbs[] = {1, 100, 0 /* nb_max */};
 static const size_t ks[] = {1, 10, K_MAX};
-static const size_t nqs[] = {1, 5, 19, 20, NQ_MAX};
+static size_t nqs[] = {1, 5, 19, 20, 0 /* nq_max */};
 static const vindex_metric metrics[] = {VINDEX_METRIC_L2, VINDEX_METRIC_INNER_PRODUCT};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define NEVER_BLAS ((size_t)-1)
 
-/* Database (NB_MAX) then queries (NQ_MAX), all from one distribution. */
+/* Database (nb_max) then queries (nq_max), all from one distribution. */
 static float *make_data(int clustered, int d, uint64_t seed)
 {
-    size_t n = NB_MAX + NQ_MAX;
+    size_t n = nb_max + nq_max;
     return clustered ? tu_clustered_vectors(n, d, 20, seed) : tu_random_vectors(n, d, seed);
 }
 
@@ -51,22 +56,22 @@ static void search_with_threshold(const vindex *ix, size_t threshold, size_t nq,
 static void search_matches_reference(void **state)
 {
     (void)state;
-    float *dist = malloc(NQ_MAX * K_MAX * sizeof *dist);
-    vindex_id *labels = malloc(NQ_MAX * K_MAX * sizeof *labels);
-    float *ref_d = malloc(NQ_MAX * K_MAX * sizeof *ref_d);
-    vindex_id *ref_i = malloc(NQ_MAX * K_MAX * sizeof *ref_i);
+    float *dist = malloc(nq_max * K_MAX * sizeof *dist);
+    vindex_id *labels = malloc(nq_max * K_MAX * sizeof *labels);
+    float *ref_d = malloc(nq_max * K_MAX * sizeof *ref_d);
+    vindex_id *ref_i = malloc(nq_max * K_MAX * sizeof *ref_i);
     size_t searches = 0, ties = 0, exact = 0;
     for (int clustered = 0; clustered < 2; clustered++)
         for (size_t di = 0; di < COUNT(dims); di++) {
             int d = dims[di];
             float *data = make_data(clustered, d, 100 + (uint64_t)di + 10 * (uint64_t)clustered);
-            const float *queries = data + (size_t)NB_MAX * d;
+            const float *queries = data + (size_t)nb_max * d;
             for (size_t mi = 0; mi < COUNT(metrics); mi++)
                 for (size_t bi = 0; bi < COUNT(nbs); bi++) {
                     size_t nb = nbs[bi];
                     vindex *ix = flat_with(d, metrics[mi], nb, data);
                     /* K_MAX columns for all queries; smaller k and nq are prefixes */
-                    tu_reference_knn(queries, NQ_MAX, data, nb, d, K_MAX, metrics[mi], ref_d,
+                    tu_reference_knn(queries, nq_max, data, nb, d, K_MAX, metrics[mi], ref_d,
                                      ref_i);
                     for (size_t ki = 0; ki < COUNT(ks); ki++)
                         for (size_t qi = 0; qi < COUNT(nqs); qi++) {
@@ -106,13 +111,13 @@ static void results_independent_of_thread_count(void **state)
     (void)state;
     const int d = 33;
     float *data = make_data(0, d, 7);
-    const float *queries = data + (size_t)NB_MAX * d;
+    const float *queries = data + (size_t)nb_max * d;
     const size_t k = 10;
-    const size_t cases[] = {1, 5, 19, 20, 300};
-    float *d1 = malloc(NQ_MAX * k * sizeof *d1), *dn = malloc(NQ_MAX * k * sizeof *dn);
-    vindex_id *l1 = malloc(NQ_MAX * k * sizeof *l1), *ln = malloc(NQ_MAX * k * sizeof *ln);
+    const size_t cases[] = {1, 5, 19, 20, nq_max};
+    float *d1 = malloc(nq_max * k * sizeof *d1), *dn = malloc(nq_max * k * sizeof *dn);
+    vindex_id *l1 = malloc(nq_max * k * sizeof *l1), *ln = malloc(nq_max * k * sizeof *ln);
     for (size_t mi = 0; mi < COUNT(metrics); mi++) {
-        vindex *ix = flat_with(d, metrics[mi], NB_MAX, data);
+        vindex *ix = flat_with(d, metrics[mi], nb_max, data);
         for (size_t c = 0; c < COUNT(cases); c++)
             for (int blas = 0; blas < 2; blas++) {
                 size_t nq = cases[c], thr = blas ? 1 : NEVER_BLAS;
@@ -227,7 +232,8 @@ static void check_range(const vindex_range_result *res, const float *q, size_t n
 static void range_search_matches_reference(void **state)
 {
     (void)state;
-    enum { NB = 2000, NQ = 40 };
+    enum { NQ = 40 };
+    const size_t NB = tu_pick(2000, 400);
     for (int clustered = 0; clustered < 2; clustered++)
         for (size_t di = 1; di < COUNT(dims); di++) {
             int d = dims[di];
@@ -547,11 +553,12 @@ static void knn_equals_flat_search(void **state)
 {
     (void)state;
     const int d = 20;
-    enum { NB = 1500, K = 12 };
-    float *x = tu_random_vectors(NB + NQ_MAX, d, 12);
+    enum { K = 12 };
+    const size_t NB = tu_pick(1500, 300);
+    float *x = tu_random_vectors(NB + nq_max, d, 12);
     const float *q = x + (size_t)NB * d;
-    float *d1 = malloc(NQ_MAX * K * sizeof *d1), *d2 = malloc(NQ_MAX * K * sizeof *d2);
-    vindex_id *l1 = malloc(NQ_MAX * K * sizeof *l1), *l2 = malloc(NQ_MAX * K * sizeof *l2);
+    float *d1 = malloc(nq_max * K * sizeof *d1), *d2 = malloc(nq_max * K * sizeof *d2);
+    vindex_id *l1 = malloc(nq_max * K * sizeof *l1), *l2 = malloc(nq_max * K * sizeof *l2);
     const size_t nqs_knn[] = {3, 40};
     for (size_t mi = 0; mi < COUNT(metrics); mi++) {
         vindex *ix = flat_with(d, metrics[mi], NB, x);
@@ -616,6 +623,10 @@ static void normalize_l2_gives_unit_vectors(void **state)
 
 int main(void)
 {
+    nb_max = tu_pick(3000, 500);
+    nq_max = tu_pick(300, 40);
+    nbs[COUNT(nbs) - 1] = nb_max;
+    nqs[COUNT(nqs) - 1] = nq_max;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(search_matches_reference),
         cmocka_unit_test(results_independent_of_thread_count),

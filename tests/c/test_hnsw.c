@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N = 5000, D = 32, NQ = 200, K = 10 };
+enum { N_MAX = 5000, D = 32, NQ_MAX = 200, K = 10 };
+
+/* Base and query counts: N_MAX and NQ_MAX, or 1000 and 50 in small-data mode
+ * (tu_small). Set in setup. */
+static size_t N, NQ;
 
 static float *g_base, *g_queries;
 static vindex_id *g_ref; /* NQ x K exact neighbours (positions) */
@@ -16,6 +20,8 @@ static vindex_id *g_ref; /* NQ x K exact neighbours (positions) */
 static int setup(void **state)
 {
     (void)state;
+    N = tu_pick(N_MAX, 1000);
+    NQ = tu_pick(NQ_MAX, 50);
     g_base = tu_clustered_vectors(N, D, 40, 7);
     /* queries near the data: perturbed base points */
     g_queries = malloc(NQ * D * sizeof *g_queries);
@@ -108,7 +114,7 @@ static void recall_at_several_ef(void **state)
     vindex_id lab[K];
     ASSERT_OK(vindex_search(ix, 1, g_queries, K, NULL, dist, lab));
     for (int j = 0; j < K; j++) {
-        assert_true(lab[j] >= 0 && lab[j] < N);
+        assert_true(lab[j] >= 0 && lab[j] < (vindex_id)N);
         double ref = tu_distance(g_queries, g_base + lab[j] * D, D, VINDEX_METRIC_L2);
         assert_true(fabs(ref - dist[j]) <= 1e-4 * (1 + ref));
         if (j)
@@ -129,7 +135,8 @@ static void recall_at_several_ef(void **state)
 static void inner_product_recall(void **state)
 {
     (void)state;
-    enum { n = 2000, nq = 50 };
+    enum { nq = 50 };
+    const size_t n = 2 * N / 5;
     vindex *ix;
     ASSERT_OK(vindex_hnsw_flat_new(&ix, D, 12, VINDEX_METRIC_INNER_PRODUCT));
     ASSERT_OK(vindex_add(ix, n, g_base));
@@ -160,17 +167,17 @@ static void inner_product_recall(void **state)
 static void one_thread_is_reproducible(void **state)
 {
     (void)state;
-    enum { n = 3000 };
+    const size_t n = 3 * N / 5;
     int saved = vindex_get_num_threads();
     vindex_set_num_threads(1);
     vindex *a = build(8, 40, n, g_base), *b = build(8, 40, n / 2, g_base);
     ASSERT_OK(vindex_add(b, n - n / 2, g_base + (size_t)(n / 2) * D)); /* in two batches */
-    float da[NQ * K], db[NQ * K];
-    vindex_id la[NQ * K], lb[NQ * K];
+    float da[NQ_MAX * K], db[NQ_MAX * K];
+    vindex_id la[NQ_MAX * K], lb[NQ_MAX * K];
     ASSERT_OK(vindex_search(a, NQ, g_queries, K, NULL, da, la));
     ASSERT_OK(vindex_search(b, NQ, g_queries, K, NULL, db, lb));
-    assert_memory_equal(la, lb, sizeof la);
-    assert_memory_equal(da, db, sizeof da);
+    assert_memory_equal(la, lb, NQ * K * sizeof *la);
+    assert_memory_equal(da, db, NQ * K * sizeof *da);
     char ra[256], rb[256];
     ASSERT_OK(vindex_hnsw_validate(a, NULL, ra, sizeof ra));
     ASSERT_OK(vindex_hnsw_validate(b, NULL, rb, sizeof rb));
@@ -187,7 +194,7 @@ static void one_thread_is_reproducible(void **state)
     ASSERT_OK(vindex_search(c, NQ, g_queries, K, NULL, da, la));
     vindex_set_num_threads(3);
     ASSERT_OK(vindex_search(c, NQ, g_queries, K, NULL, db, lb));
-    assert_memory_equal(la, lb, sizeof la);
+    assert_memory_equal(la, lb, NQ * K * sizeof *la);
     vindex_free(c);
     vindex_set_num_threads(saved);
 }
@@ -195,7 +202,7 @@ static void one_thread_is_reproducible(void **state)
 static void labels_and_ids(void **state)
 {
     (void)state;
-    enum { n = 1000 };
+    const size_t n = N / 5, extra = 2 * n; /* extra: a base vector not added */
     vindex *ix;
     ASSERT_OK(vindex_hnsw_flat_new(&ix, D, 8, VINDEX_METRIC_L2));
     vindex_id *ids = malloc(n * sizeof *ids);
@@ -221,8 +228,8 @@ static void labels_and_ids(void **state)
     assert_int_equal(vindex_ntotal(ix), n);
     assert_int_equal(vindex_reconstruct(ix, 1, v), VINDEX_ERR_NOT_FOUND);
     /* add() continues past the largest id */
-    ASSERT_OK(vindex_add(ix, 1, g_base + 2000 * D));
-    ASSERT_OK(vindex_search(ix, 1, g_base + 2000 * D, 1, NULL, dist, lab));
+    ASSERT_OK(vindex_add(ix, 1, g_base + extra * D));
+    ASSERT_OK(vindex_search(ix, 1, g_base + extra * D, 1, NULL, dist, lab));
     assert_int_equal(lab[0], ids[n - 1] + 1);
     check_valid(ix, 0);
     free(ids);
@@ -232,42 +239,43 @@ static void labels_and_ids(void **state)
 static void removed_ids_never_returned(void **state)
 {
     (void)state;
+    const vindex_id gone = 3 * (vindex_id)N / 10; /* ids 0 .. gone-1 removed */
     vindex *ix = build(16, 100, N, g_base);
     size_t before = vindex_memory_bytes(ix);
     vindex_selector *sel;
-    ASSERT_OK(vindex_selector_range(&sel, 0, 1500));
+    ASSERT_OK(vindex_selector_range(&sel, 0, gone));
     size_t removed;
     ASSERT_OK(vindex_remove_ids(ix, sel, &removed));
-    assert_int_equal(removed, 1500);
-    assert_int_equal(vindex_ntotal(ix), N - 1500);
+    assert_int_equal(removed, gone);
+    assert_int_equal(vindex_ntotal(ix), N - gone);
     check_valid(ix, 0);
     float *dist = malloc(NQ * 50 * sizeof *dist);
     vindex_id *lab = malloc(NQ * 50 * sizeof *lab);
     vindex_search_params p = {.ef_search = 64};
     ASSERT_OK(vindex_search(ix, NQ, g_queries, 50, &p, dist, lab));
     for (size_t i = 0; i < NQ * 50; i++)
-        assert_true(lab[i] >= 1500 && lab[i] < N);
+        assert_true(lab[i] >= gone && lab[i] < (vindex_id)N);
     float v[D];
     assert_int_equal(vindex_reconstruct(ix, 10, v), VINDEX_ERR_NOT_FOUND);
     /* recall over what is left, against the exact answer on it */
     float *rd = malloc(NQ * K * sizeof *rd);
     vindex_id *rl = malloc(NQ * K * sizeof *rl);
-    tu_reference_knn(g_queries, NQ, g_base + 1500 * D, N - 1500, D, K, VINDEX_METRIC_L2, rd, rl);
+    tu_reference_knn(g_queries, NQ, g_base + gone * D, N - gone, D, K, VINDEX_METRIC_L2, rd, rl);
     ASSERT_OK(vindex_search(ix, NQ, g_queries, K, &p, dist, lab));
     size_t hit = 0;
     for (size_t i = 0; i < NQ; i++)
         for (size_t a = 0; a < K; a++)
             for (size_t b = 0; b < K; b++)
-                if (lab[i * K + b] == rl[i * K + a] + 1500) {
+                if (lab[i * K + b] == rl[i * K + a] + gone) {
                     hit++;
                     break;
                 }
     assert_true(hit >= 0.98 * NQ * K);
     /* re-adding reuses the slots: no growth */
-    vindex_id *ids = malloc(1500 * sizeof *ids);
-    for (int i = 0; i < 1500; i++)
+    vindex_id *ids = malloc(gone * sizeof *ids);
+    for (vindex_id i = 0; i < gone; i++)
         ids[i] = i;
-    ASSERT_OK(vindex_add_with_ids(ix, 1500, g_base, ids));
+    ASSERT_OK(vindex_add_with_ids(ix, gone, g_base, ids));
     assert_int_equal(vindex_ntotal(ix), N);
     assert_true(vindex_memory_bytes(ix) < before + before / 10); /* no new slots */
     check_valid(ix, 0);
@@ -393,7 +401,7 @@ static void filtered_search(void **state)
     check_filtered(ix, sel, N / 2, 0.95);
     vindex_selector_free(sel);
     /* a bitmap of every 20th id: the exact scan */
-    uint8_t bits[N / 8 + 1];
+    uint8_t bits[N_MAX / 8 + 1];
     memset(bits, 0, sizeof bits);
     for (size_t i = 0; i < N; i += 20)
         bits[i / 8] |= (uint8_t)(1u << (i % 8));
@@ -402,6 +410,8 @@ static void filtered_search(void **state)
     vindex_selector_free(sel);
     /* a handful of ids, fewer than k: all of them, then padding */
     vindex_id few[6] = {3, 333, 1234, 2222, 4000, 4999};
+    for (int i = 0; i < 6; i++) /* the same spread over a smaller base */
+        few[i] = few[i] * (vindex_id)N / N_MAX;
     ASSERT_OK(vindex_selector_batch(&sel, 6, few));
     check_filtered(ix, sel, 6, 1.0);
     vindex_selector_free(sel);
@@ -443,11 +453,11 @@ static void range_search_vs_reference(void **state)
     vindex_range_result_free(res);
     /* with a filter: only allowed labels */
     vindex_selector *sel;
-    ASSERT_OK(vindex_selector_range(&sel, 0, 2500));
+    ASSERT_OK(vindex_selector_range(&sel, 0, N / 2));
     p.sel = sel;
     ASSERT_OK(vindex_range_search(ix, nq, g_queries, radius, &p, &res));
     for (size_t j = 0; j < res->lims[nq]; j++)
-        assert_true(res->labels[j] >= 0 && res->labels[j] < 2500);
+        assert_true(res->labels[j] >= 0 && res->labels[j] < (vindex_id)N / 2);
     vindex_range_result_free(res);
     vindex_selector_free(sel);
     vindex_free(ix);
@@ -686,7 +696,7 @@ static double ivf_recall(vindex *ix, size_t nprobe)
 static void hnsw_coarse_quantizer(void **state)
 {
     (void)state;
-    enum { NLIST = 128 };
+    const size_t NLIST = tu_pick(128, 32);
     vindex *hq, *fq, *ivf_h, *ivf_f;
     ASSERT_OK(vindex_hnsw_flat_new(&hq, D, 16, VINDEX_METRIC_L2));
     ASSERT_OK(vindex_set_param(hq, "efSearch", 4)); /* below nprobe: must be raised */

@@ -33,6 +33,8 @@ static void check_recall(vindex *ix, const float *x, size_t n, const float *q, s
         p.nprobe = nprobes[t];
         ASSERT_OK(vindex_search(ix, nq, q, K, &p, dis, ids));
         double r = tu_recall(ids, truth, nq, K, K);
+        if (getenv("TEST_IVF_VERBOSE"))
+            printf("nprobe %d: recall@%d %.4f\n", nprobes[t], K, r);
         if (r < minimum[t] || r + 1e-9 < prev)
             fail_msg("nprobe %d: recall@%d %.4f (minimum %.4f, previous %.4f)", nprobes[t], K, r,
                      minimum[t], prev);
@@ -484,7 +486,9 @@ static float *read_idx_gz(const char *path, size_t n, int *d)
 static void recall_on_fashion_mnist(void **state)
 {
     (void)state;
-    enum { nb = 10000, nq = 200, nlist = 64 };
+    /* small-data mode (tu_small): 2,000 images in 16 lists, 50 queries */
+    const size_t nb = tu_pick(10000, 2000), nq = tu_pick(200, 50);
+    const int nlist = tu_small() ? 16 : 64;
     int d = 0, dq = 0;
     float *x = read_idx_gz(FMNIST "/train-images-idx3-ubyte.gz", nb, &d);
     float *q = read_idx_gz(FMNIST "/t10k-images-idx3-ubyte.gz", nq, &dq);

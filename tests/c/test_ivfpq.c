@@ -23,7 +23,8 @@ static vindex *new_ivfpq(int d, size_t nlist, int m, int nbits, vindex_metric me
 static void exact_adc_when_all_lists_probed(void **state)
 {
     (void)state;
-    enum { n = 4000, nq = 40, nlist = 16 };
+    enum { nq = 40, nlist = 16 };
+    const int n = (int)tu_pick(4000, 1000); /* small-data mode: tu_small */
     for (int mt = 0; mt < 3; mt++)
         for (int pre = 1; pre >= 0; pre--) {
             /* L2 and IP with 8-bit codes, then L2 with 6-bit ones (generic path) */
@@ -67,8 +68,9 @@ static void exact_adc_when_all_lists_probed(void **state)
 static void recall_batch_single_threads(void **state)
 {
     (void)state;
-    enum { n = 8000, nq = 100, nlist = 32 };
-    float *x = tu_clustered_vectors(n + nq, D, 1000, 31);
+    enum { nq = 100, nlist = 32 };
+    const int n = (int)tu_pick(8000, 2000);
+    float *x = tu_clustered_vectors(n + nq, D, n / 8, 31); /* 8 points a cluster */
     const float *q = x + (size_t)n * D;
     vindex *ix = new_ivfpq(D, nlist, 16, NBITS, VINDEX_METRIC_L2);
     ASSERT_OK(vindex_train(ix, n, x));
@@ -123,7 +125,8 @@ static void recall_batch_single_threads(void **state)
 static void ids_remove_merge_range(void **state)
 {
     (void)state;
-    enum { n = 3000, nlist = 8 };
+    enum { nlist = 8 };
+    const int n = (int)tu_pick(3000, 1000);
     float *x = tu_clustered_vectors(n, D, 20, 41);
     vindex_id *ids = malloc(n * sizeof *ids);
     for (int i = 0; i < n; i++)

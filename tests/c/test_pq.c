@@ -46,7 +46,7 @@ static double decode_mse(const vindex_pq_codec *c, size_t n, int d, const float 
 static void decode_error_within_expectation(void **state)
 {
     (void)state;
-    enum { n = 4000 };
+    const size_t n = tu_pick(4000, 1500); /* small-data mode: tu_small */
     float *x = tu_random_vectors(n, D, 1);
     /* variance of uniform [0,1) is 1/12 per dimension */
     const double var = D / 12.0;
@@ -134,7 +134,8 @@ static void bit_layout_as_faiss(void **state)
 static void tables_equal_decode_then_distance(void **state)
 {
     (void)state;
-    enum { n = 3000, nq = 20, M = 8, nbits = 6 };
+    enum { nq = 20, M = 8, nbits = 6 };
+    const size_t n = tu_pick(3000, 1000);
     const size_t ksub = 1 << nbits;
     float *x = tu_clustered_vectors(n, D, 40, 2), *q = tu_random_vectors(nq, D, 3);
     vindex_pq_codec *c = trained_codec(D, M, nbits, n, x);
@@ -193,7 +194,8 @@ static void tables_equal_decode_then_distance(void **state)
 static void training_independent_of_threads(void **state)
 {
     (void)state;
-    enum { n = 2000, M = 4, nbits = 5 };
+    enum { M = 4, nbits = 5 };
+    const size_t n = tu_pick(2000, 600);
     float *x = tu_clustered_vectors(n, D, 30, 9);
     const size_t nc = (size_t)M * 32 * (D / M);
     float *c1 = malloc(nc * sizeof *c1), *c2 = malloc(nc * sizeof *c2);
@@ -342,7 +344,8 @@ static void bad_input(void **state)
 static void index_search_is_exact_adc(void **state)
 {
     (void)state;
-    enum { n = 6000, nq = 70 };
+    enum { nq = 70 };
+    const int n = (int)tu_pick(6000, 1500);
     const int widths[] = {8, 5};
     for (int w = 0; w < 2; w++)
         for (int mt = 0; mt < 2; mt++) {
@@ -404,7 +407,7 @@ static void index_search_is_exact_adc(void **state)
 static void remove_range_reset_and_params(void **state)
 {
     (void)state;
-    enum { n = 1500 };
+    const int n = (int)tu_pick(1500, 800);
     float *x = tu_clustered_vectors(n, D, 20, 12);
     vindex *ix;
     ASSERT_OK(vindex_pq_new(&ix, D, 4, 8, VINDEX_METRIC_L2));

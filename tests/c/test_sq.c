@@ -148,7 +148,8 @@ static void half_conversions(void **state)
 static void decode_error_bounds(void **state)
 {
     (void)state;
-    enum { N = 2000, D = 37 };
+    enum { D = 37 };
+    const int N = (int)tu_pick(2000, 800); /* small-data mode: tu_small */
     float *x = tu_random_vectors(N, D, 3);
     for (size_t i = 0; i < (size_t)N * D; i++)
         x[i] = x[i] * (3.0f + (float)(i % D)) - 1.0f; /* ranges differ per dimension */
@@ -160,7 +161,7 @@ static void decode_error_bounds(void **state)
         double worst = 0;
         for (int j = 0; j < D; j++) {
             float lo = INFINITY, hi = -INFINITY, glo = INFINITY, ghi = -INFINITY;
-            for (size_t i = 0; i < N; i++) {
+            for (size_t i = 0; i < (size_t)N; i++) {
                 lo = fminf(lo, x[i * D + j]);
                 hi = fmaxf(hi, x[i * D + j]);
             }
@@ -168,7 +169,7 @@ static void decode_error_bounds(void **state)
                 glo = fminf(glo, x[i]);
                 ghi = fmaxf(ghi, x[i]);
             }
-            for (size_t i = 0; i < N; i++) {
+            for (size_t i = 0; i < (size_t)N; i++) {
                 double v = x[i * D + j], err = fabs(v - y[i * D + j]), bound;
                 switch (t) {
                 case VINDEX_SQ_8BIT:
@@ -215,7 +216,8 @@ static void decode_error_bounds(void **state)
 static void search_equals_decoded_brute_force(void **state)
 {
     (void)state;
-    enum { N = 3000, NQ = 40, D = 45 };
+    enum { NQ = 40, D = 45 };
+    const int N = (int)tu_pick(3000, 1000);
     float *x = tu_clustered_vectors(N + NQ, D, 10, 11), *q = x + (size_t)N * D;
     float *y = malloc((size_t)N * D * sizeof *y);
     float dis[NQ * K], rd[NQ * K];
@@ -246,7 +248,8 @@ static void search_equals_decoded_brute_force(void **state)
 static void recall_against_brute_force(void **state)
 {
     (void)state;
-    enum { N = 6000, NQ = 100, D = 32 };
+    enum { NQ = 100, D = 32 };
+    const int N = (int)tu_pick(6000, 1500);
     /* minimum recall@10 per type, about 0.05 under what was measured (the
      * lower of L2 and IP: 0.964, 0.560, 0.962, 0.994, 0.972); SQ_TEST_VERBOSE=1
      * prints the values */
@@ -315,7 +318,8 @@ static void remove_reconstruct_reset(void **state)
 static void range_search_matches_decoded(void **state)
 {
     (void)state;
-    enum { N = 2000, NQ = 10, D = 24 };
+    enum { NQ = 10, D = 24 };
+    const int N = (int)tu_pick(2000, 800);
     float *x = tu_clustered_vectors(N + NQ, D, 8, 9), *q = x + (size_t)N * D;
     float *y = malloc((size_t)N * D * sizeof *y);
     for (int m = 0; m < 2; m++) {
@@ -328,7 +332,7 @@ static void range_search_matches_decoded(void **state)
         size_t total = 0;
         for (size_t i = 0; i < NQ; i++) {
             size_t expect = 0, near = 0;
-            for (size_t v = 0; v < N; v++) {
+            for (size_t v = 0; v < (size_t)N; v++) {
                 double dd = tu_distance(q + i * D, y + v * D, D, metric);
                 bool in = m ? dd > radius : dd < radius;
                 expect += in;
@@ -395,7 +399,8 @@ static vindex *new_ivfsq(int d, size_t nlist, vindex_sq_type t, vindex_metric m)
 static void ivfsq_recall_at_nprobe(void **state)
 {
     (void)state;
-    enum { N = 8000, NQ = 100, D = 32, NLIST = 32 };
+    enum { NQ = 100, D = 32, NLIST = 32 };
+    const int N = (int)tu_pick(8000, 2000);
     float *x = tu_clustered_vectors(N + NQ, D, 40, 31), *q = x + (size_t)N * D;
     float dis[NQ * K];
     vindex_id ids[NQ * K], truth[NQ * K];
@@ -460,7 +465,8 @@ static void ivfsq_recall_at_nprobe(void **state)
 static void ivfsq_exact_over_decoded(void **state)
 {
     (void)state;
-    enum { N = 3000, NQ = 20, D = 40, NLIST = 16 };
+    enum { NQ = 20, D = 40, NLIST = 16 };
+    const int N = (int)tu_pick(3000, 1000);
     float *x = tu_clustered_vectors(N + NQ, D, 12, 41), *q = x + (size_t)N * D;
     float *y = malloc((size_t)N * D * sizeof *y);
     float dis[NQ * K], rd[NQ * K];

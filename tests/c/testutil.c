@@ -2,6 +2,15 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+bool tu_small(void)
+{
+    const char *v = getenv("VINDEX_TEST_SMALL");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+size_t tu_pick(size_t normal, size_t small) { return tu_small() ? small : normal; }
 
 uint64_t tu_rand_next(uint64_t *s)
 {

@@ -5,12 +5,23 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
 
 #include "vindex.h"
+
+/* Small-data mode, chosen by the environment variable VINDEX_TEST_SMALL (any
+ * value but empty or "0"; `make check-valgrind` sets it): the larger tests
+ * shrink their data sizes, iteration counts and case lists so that they run in
+ * seconds under valgrind, while still reaching every code path they cover
+ * (every family, every operation, every error path). Without it every test
+ * runs at its full size and strictness. */
+bool tu_small(void);
+/* `normal`, or `small` in small-data mode. */
+size_t tu_pick(size_t normal, size_t small);
 
 /* Deterministic uniform floats in [0, 1). */
 uint64_t tu_rand_next(uint64_t *state);
