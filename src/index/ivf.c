@@ -18,7 +18,10 @@
  *             are scanned in parallel.
  *   by query  Each query is one task that scans its lists in turn with the
  *             family's scanner. For families without score_tile when the block
- *             has enough queries to keep every thread busy.
+ *             has enough queries to keep every thread busy. The queries are
+ *             taken in an order that puts those probing the same lists next
+ *             to each other (scan_order), so that their codes are reused
+ *             from cache.
  *
  * Both loops give bit-identical results whatever the thread count: a
  * (query, code) score does not depend on the path, and the heaps keep the k
@@ -31,6 +34,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/chain.h"
 #include "../core/error.h"
 #include "../core/selector.h"
 #include "../core/threads.h"
@@ -431,6 +435,7 @@ typedef struct search_job {
     const vx_ivf *ivf;
     const float *q; /* the block's queries */
     size_t nq, k, nprobe;
+    size_t qb; /* the most queries in a block */
     const vindex_selector *sel;
     int nthreads;
     /* coarse results, nq x nprobe */
@@ -450,6 +455,9 @@ typedef struct search_job {
     /* by list: pairs grouped by list */
     size_t *pair_start; /* nlist + 1 */
     uint32_t *pair_q;   /* query of each pair (increasing within a list) */
+    /* by query: the order in which the block's queries are scanned (NULL: as
+     * given), grouped by their nearest list */
+    uint32_t *order;
     size_t *active;     /* probed non-empty lists */
     size_t nactive;
     /* range search */
@@ -492,9 +500,10 @@ static void scan_list_knn(const search_job *j, void *scanner, size_t list, float
     }
 }
 
-static void by_query_task(void *ctx, size_t i, int worker)
+static void by_query_task(void *ctx, size_t t, int worker)
 {
     search_job *j = ctx;
+    const size_t i = j->order ? j->order[t] : t;
     const vx_ivf *ivf = j->ivf;
     void *scanner = scanner_of(j, worker);
     float *buf = j->scratch + (size_t)worker * TILE_QUERIES * j->code_block;
@@ -578,27 +587,35 @@ static void by_list_task(void *ctx, size_t task, int worker)
     }
 }
 
-/* Groups the block's (query, list) pairs by list. */
+/* Groups the block's pairs by list, and lists the probed non-empty ones. */
 static void group_pairs(search_job *j)
 {
-    const size_t nlist = j->ivf->nlist, total = j->nq * j->nprobe;
-    memset(j->pair_start, 0, (nlist + 1) * sizeof *j->pair_start);
-    for (size_t t = 0; t < total; t++)
-        if (j->cidx[t] >= 0)
-            j->pair_start[j->cidx[t] + 1]++;
+    vx_group_by_key(j->nq, j->nprobe, j->cidx, j->ivf->nlist, j->pair_start, j->pair_q);
     j->nactive = 0;
-    for (size_t l = 0; l < nlist; l++) {
-        if (j->pair_start[l + 1] && j->ivf->lists[l].n)
+    for (size_t l = 0; l < j->ivf->nlist; l++)
+        if (j->pair_start[l + 1] > j->pair_start[l] && j->ivf->lists[l].n)
             j->active[j->nactive++] = l;
-        j->pair_start[l + 1] += j->pair_start[l];
-    }
-    /* fill with a cursor per list (pair_start[l] advanced, then shifted back) */
-    for (size_t t = 0; t < total; t++)
-        if (j->cidx[t] >= 0)
-            j->pair_q[j->pair_start[j->cidx[t]]++] = (uint32_t)(t / j->nprobe);
-    for (size_t l = nlist; l > 0; l--)
-        j->pair_start[l] = j->pair_start[l - 1];
-    j->pair_start[0] = 0;
+}
+
+/* Ordering costs about (pairs) x (queries per list); above this many queries
+ * per probed list on average, queries are only grouped by nearest list. */
+enum { CHAIN_MAX_PER_LIST = 64 };
+
+/* Queries that probe the same lists, scanned one after another, find those
+ * lists' codes still in cache (core/chain.h; measured on IVF1024,PQ392x4fs,
+ * nprobe 8, 1,000 Fashion-MNIST queries: 48.4 -> 45.8 us per query). Any
+ * order gives the same results: each query has its own heap. Leaves j->order
+ * NULL (the given order) for few queries. */
+static vindex_status scan_order(search_job *j)
+{
+    if (j->nq < 3 || j->nq > UINT32_MAX)
+        return VINDEX_OK;
+    if (!j->order && !(j->order = vx_alloc(j->qb, sizeof *j->order)))
+        return VINDEX_ERR_NOMEM;
+    if (!vx_chain_order(j->nq, j->nprobe, j->cidx, j->ivf->nlist, CHAIN_MAX_PER_LIST,
+                        j->order))
+        return VINDEX_ERR_NOMEM;
+    return VINDEX_OK;
 }
 
 static size_t effective_nprobe(const vx_ivf *ivf, const vindex_search_params *p)
@@ -625,6 +642,7 @@ static void search_job_free(search_job *j)
     vx_free(j->pair_start);
     vx_free(j->pair_q);
     vx_free(j->active);
+    vx_free(j->order);
 }
 
 /* Allocations shared by k-NN and range search, for blocks of up to qb queries. */
@@ -633,6 +651,7 @@ static vindex_status search_job_init(search_job *j, const vx_ivf *ivf, size_t qb
 {
     memset(j, 0, sizeof *j);
     j->ivf = ivf;
+    j->qb = qb;
     j->k = k;
     j->nprobe = effective_nprobe(ivf, p);
     j->sel = p ? p->sel : NULL;
@@ -730,10 +749,13 @@ vindex_status vx_ivf_search(const vindex *ix, size_t nq, const float *q, size_t 
                     vx_heap_merge(dis + i * k, ids + i * k, k, j.heap_dis[w] + i * k,
                                   j.heap_ids[w] + i * k);
         } else {
-            if (nqb == 1) /* on this thread, so that the query's own work can fork */
+            if (nqb == 1) { /* on this thread, so that the query's own work can fork */
                 by_query_task(&j, 0, 0);
-            else
+            } else {
+                if ((st = scan_order(&j)))
+                    goto done;
                 vx_parallel_for(nqb, nthreads, by_query_task, &j);
+            }
         }
         for (size_t i = 0; i < nqb; i++)
             vx_topk_finish(dis + i * k, ids + i * k, k, ix->metric);
