@@ -354,6 +354,42 @@ static void add_query_norm(float *dis, vindex_id *ids, size_t k, float query_nor
         }
 }
 
+/* exact_order: query i's k results (final distances, padded with -1) scored
+ * again pair by pair in the stored layout, then sorted nearest first with
+ * ties by the smaller id (insertion sort: the input is nearly sorted). */
+static void rescore_kept(const job *jb, size_t i, float *dis, vindex_id *ids, size_t k)
+{
+    const vx_brute *b = jb->b;
+    const bool l2 = b->metric == VINDEX_METRIC_L2;
+    const float *qh = jb->qhead + i * jb->hd;
+    size_t n = 0;
+    while (n < k && ids[n] >= 0)
+        n++;
+    for (size_t j = 0; j < n; j++) {
+        const float *yh = b->base + (size_t)ids[j] * jb->hd;
+        if (!l2) {
+            dis[j] = vx_kernels()->inner_product(qh, yh, jb->hd);
+            continue;
+        }
+        dis[j] = vx_kernels()->l2sqr(qh, yh, jb->hd);
+        if (jb->td)
+            dis[j] += tail_distance(jb, i, (size_t)ids[j]);
+    }
+    for (size_t j = 1; j < n; j++) {
+        float s = dis[j];
+        vindex_id id = ids[j];
+        size_t t = j;
+        /* as vx_worse on scores where smaller is better */
+        while (t > 0 && vx_worse(l2 ? dis[t - 1] : -dis[t - 1], ids[t - 1], l2 ? s : -s, id)) {
+            dis[t] = dis[t - 1];
+            ids[t] = ids[t - 1];
+            t--;
+        }
+        dis[t] = s;
+        ids[t] = id;
+    }
+}
+
 /* Waking the pool costs microseconds; below this many multiply-adds (a
  * fraction of a millisecond of work) one thread finishes first. */
 #define SMALL_WORK ((size_t)1 << 22)
@@ -401,6 +437,8 @@ vindex_status vx_brute_knn(const vx_brute *b, size_t nq, const float *queries, s
         vx_topk_finish(dis, ids, k, b->metric);
         if (jb.query_norms || jb.row_norms) /* clamps what rounding made negative */
             add_query_norm(dis, ids, k, jb.query_norms ? jb.query_norms[i] : 0.0f);
+        if (jb.blas && b->exact_order)
+            rescore_kept(&jb, i, dis, ids, k);
     }
 done:
     job_free(&jb, owned_norms);

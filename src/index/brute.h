@@ -12,6 +12,7 @@
 #ifndef VX_BRUTE_H
 #define VX_BRUTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../core/range.h"
@@ -33,6 +34,12 @@ typedef struct vx_brute {
     int head_dim;
     const float *tail;          /* nb x (d - head_dim) */
     const int32_t *perm;        /* d entries */
+    /* Large batches (BLAS) only: score the k results kept again pair by pair
+     * and re-sort them, so that the order promised for ties (smaller id
+     * first) holds. The norm expansion's rounding depends on where a vector
+     * sits in sgemm's blocks, so exact duplicates can otherwise differ in the
+     * last bit (OpenBLAS's Haswell kernel). Left false by k-means. */
+    bool exact_order;
 } vx_brute;
 
 vindex_status vx_brute_knn(const vx_brute *b, size_t nq, const float *queries, size_t k,

@@ -237,7 +237,8 @@ static vx_brute brute_of(const flat *f, const vindex_search_params *p)
                   p ? p->sel : NULL,
                   f->perm ? f->head_dim : 0,
                   f->tail,
-                  f->perm};
+                  f->perm,
+                  true /* exact_order: ties by the smaller label on the BLAS path too */};
     return b;
 }
 
