@@ -3,6 +3,7 @@
  * the assignment pruned by sketch bounds against the plain one, bad input. */
 #include "testutil.h"
 
+#include "core/alloc.h"
 #include "quant/kmeans_sketch.h"
 
 #include <math.h>
@@ -263,12 +264,19 @@ static void sketched_assignment_is_lloyds(void **state)
     for (int t = 0; t < 2; t++)
         check_sketch_assign(dims[t], x, N, D, c, K);
 
+    free(x);
+
+    /* k-means through it, above Hamerly's dimensions (which would take over) */
+    enum { DK = 144 };
+    x = tu_clustered_vectors(N, DK, 90, 42);
+    float *ck = malloc(K * DK * sizeof *ck), *pk = malloc(K * DK * sizeof *pk);
     float oplain[8], o[8];
-    kmeans_with_sketch(0, N, D, x, K, 1, plain, oplain);
-    kmeans_with_sketch(32, N, D, x, K, 2, c, o);
+    kmeans_with_sketch(0, N, DK, x, K, 1, pk, oplain);
+    kmeans_with_sketch(32, N, DK, x, K, 2, ck, o);
     for (int i = 0; i < 8; i++)
         assert_true(fabsf(o[i] - oplain[i]) <= 1e-5f * oplain[i]);
-
+    free(ck);
+    free(pk);
     free(x);
     x = tu_random_vectors(N, D, 43);
     memcpy(c, x + 100 * D, K * D * sizeof *c);
@@ -277,6 +285,49 @@ static void sketched_assignment_is_lloyds(void **state)
     free(x);
     free(plain);
     free(c);
+}
+
+/* Runs k-means with each allocation failing in turn until one run reaches
+ * none: every failed run returns NOMEM (the sanitizers and valgrind see
+ * nothing leaked), the last gives the objectives of a run that never failed.
+ * Returns how many allocations a run makes. */
+static long allocations_failing_in_turn(int dims, const float *x, size_t n, int d, size_t k)
+{
+    float *c = malloc(k * (size_t)d * sizeof *c), ref[8], o[8];
+    vindex_kmeans_params p;
+    vindex_kmeans_params_init(&p);
+    p.niter = 8;
+    vx_kmeans_sketch_dims = dims;
+    vindex_set_num_threads(1);
+    ASSERT_OK(vindex_kmeans(n, d, x, k, &p, c, ref));
+    long at = 1;
+    for (;; at++) {
+        vx_alloc_fail_at(at);
+        vindex_status st = vindex_kmeans(n, d, x, k, &p, c, o);
+        bool fired = vx_alloc_failures() > 0;
+        vx_alloc_fail_at(0);
+        if (!fired) {
+            ASSERT_OK(st);
+            break;
+        }
+        assert_int_equal(st, VINDEX_ERR_NOMEM);
+    }
+    assert_memory_equal(ref, o, sizeof o);
+    vx_kmeans_sketch_dims = -1;
+    vindex_set_num_threads(0);
+    free(c);
+    return at - 1;
+}
+
+static void sketch_allocation_failures(void **state)
+{
+    (void)state;
+    enum { N = 600, D = 144, K = 16 }; /* above Hamerly's dimensions */
+    float *x = tu_clustered_vectors(N, D, 20, 51);
+    long plain = allocations_failing_in_turn(0, x, N, D, K);
+    long sketched = allocations_failing_in_turn(8, x, N, D, K);
+    assert_true(sketched > plain + 5); /* the sketch's own allocations were reached */
+    free(x);
 }
 
 static void bad_input(void **state)
@@ -311,6 +362,7 @@ int main(void)
         cmocka_unit_test(spherical_centroids_are_unit),
         cmocka_unit_test(plusplus_and_niter_zero),
         cmocka_unit_test(sketched_assignment_is_lloyds),
+        cmocka_unit_test(sketch_allocation_failures),
         cmocka_unit_test(bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
