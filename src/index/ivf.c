@@ -197,13 +197,20 @@ done:
 }
 
 /* The nearest list of each of n vectors. */
+/* The nearest list of each of the n vectors x. sketched: through the
+ * centroids' sketches when they apply (add; during training they belong to
+ * the centroids being replaced), the quantizer for what they do not cover. */
 static vindex_status assign_lists(const vx_ivf *ivf, size_t n, const float *x, int64_t *lists,
-                                  const char *op)
+                                  bool sketched, const char *op)
 {
     float *dis = vx_alloc(n, sizeof *dis);
     if (!dis)
         return VINDEX_ERR_NOMEM;
-    vindex_status st = vx_index_search(ivf->quantizer, n, x, 1, NULL, dis, lists);
+    const size_t d = (size_t)ivf->base.d;
+    size_t done = sketched ? vx_ivf_coarse_search(ivf, n, x, 1, dis, lists) : 0;
+    vindex_status st = done == n ? VINDEX_OK
+                                 : vx_index_search(ivf->quantizer, n - done, x + done * d, 1,
+                                                   NULL, dis + done, lists + done);
     vx_free(dis);
     if (st)
         return st;
@@ -285,7 +292,7 @@ vindex_status vx_ivf_train(vindex *ix, size_t n, const float *x)
         }
         const float *xs = sample ? sample : x;
         int64_t *lists = vx_alloc(m, sizeof *lists);
-        st = lists ? assign_lists(ivf, m, xs, lists, "train") : VINDEX_ERR_NOMEM;
+        st = lists ? assign_lists(ivf, m, xs, lists, false, "train") : VINDEX_ERR_NOMEM;
         if (!st)
             st = ivf->fam->train_codec(ivf, m, xs, lists);
         vx_free(lists);
@@ -381,7 +388,7 @@ vindex_status vx_ivf_add(vindex *ix, size_t n, const float *x, const vindex_id *
         st = VINDEX_ERR_NOMEM;
         goto done;
     }
-    if ((st = assign_lists(ivf, n, x, lists, ids ? "add_with_ids" : "add")))
+    if ((st = assign_lists(ivf, n, x, lists, true, ids ? "add_with_ids" : "add")))
         goto done;
     for (size_t i = 0; i < n; i++)
         count[lists[i]]++;

@@ -56,6 +56,28 @@ static void assert_quantizers_lists(const vindex *ix, const float *q, size_t sea
     free(want_i);
 }
 
+/* add() put each of the n vectors x (ids 0..n-1) in the quantizer's nearest
+ * list: add assigns through the sketches too. */
+static void assert_added_to_quantizers_lists(const vindex *ix, const float *x, size_t n)
+{
+    const vindex *qz = ((const vx_ivf *)ix)->quantizer;
+    float *dist = malloc(n * sizeof *dist);
+    vindex_id *want = malloc(n * sizeof *want), *ids = malloc(n * sizeof *ids);
+    ASSERT_OK(vindex_search(qz, n, x, 1, NULL, dist, want));
+    size_t sizes[NLIST], total = 0;
+    ASSERT_OK(vindex_ivf_list_sizes(ix, sizes));
+    for (size_t l = 0; l < NLIST; l++) {
+        ASSERT_OK(vindex_ivf_list_ids(ix, l, ids));
+        for (size_t t = 0; t < sizes[l]; t++)
+            assert_int_equal(want[ids[t]], (vindex_id)l);
+        total += sizes[l];
+    }
+    assert_int_equal(total, n);
+    free(dist);
+    free(want);
+    free(ids);
+}
+
 /* A batch search equals one query per call (ids and distances), on one
  * thread and on three (the batch's coarse search runs in blocks on the pool). */
 static void assert_batch_equals_single(const vindex *ix, const float *q, size_t nprobe)
@@ -86,6 +108,7 @@ static void batch_takes_the_sketches_where_they_prune(void **state)
     float *centroids = tu_random_vectors(NLIST, D, 3);
     float *x = near(centroids, N, 0.05f, 5), *q = near(centroids, NQ, 0.05f, 7);
     vindex *ix = ivf_over(centroids, x, N);
+    assert_added_to_quantizers_lists(ix, x, N);
     float cd[NQ];
     vindex_id ci[NQ];
     assert_int_equal(vx_ivf_coarse_search((const vx_ivf *)ix, NQ, q, 1, cd, ci), NQ);
@@ -107,6 +130,7 @@ static void batch_falls_back_to_the_quantizer(void **state)
     float *centroids = tu_random_vectors(NLIST, D, 11);
     float *x = tu_random_vectors(N, D, 13), *q = tu_random_vectors(NQ, D, 17);
     vindex *ix = ivf_over(centroids, x, N);
+    assert_added_to_quantizers_lists(ix, x, N);
     float *cd = malloc(NQ * NPROBE * sizeof(float));
     vindex_id *ci = malloc(NQ * NPROBE * sizeof(vindex_id));
     size_t searched = vx_ivf_coarse_search((const vx_ivf *)ix, NQ, q, NPROBE, cd, ci);
