@@ -162,7 +162,8 @@ vindex_status vx_kmeans_sketch_new(size_t n, size_t d, const float *x, size_t k,
     s->block = block > MAX_BLOCK ? MAX_BLOCK : block < MIN_BLOCK ? MIN_BLOCK : block;
     const size_t dims = s->dims;
     s->width = dims + 3;
-    bool ok = (s->mean = vx_alloc(d, sizeof(float))) && (s->proj = vx_alloc(dims, d * sizeof(float))) &&
+    bool ok = (s->mean = vx_alloc(d, sizeof(float))) &&
+              (s->proj = vx_alloc(dims, d * sizeof(float))) &&
               (s->pmean = vx_alloc(dims, sizeof(float))) &&
               (s->xs = vx_alloc_big(n, s->width * sizeof(float))) &&
               (s->cs = vx_alloc(k, s->width * sizeof(float))) &&
