@@ -11,6 +11,7 @@
 #ifndef VX_BOUNDED_KNN_H
 #define VX_BOUNDED_KNN_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "../simd/kernels.h"
@@ -38,6 +39,17 @@ typedef struct vx_bounded_knn {
      * involved: |q|^2, and |x|^2 <= 2|q|^2 + 2 thr for candidates that matter. */
     float slack, qn2;
 } vx_bounded_knn;
+
+/* Bounds may add the gap between the parts that the sketch misses: for x
+ * with all = |x - m|^2 and in = |P(x - m)|^2 (P: orthonormal rows), the tail
+ * |(I - P)(x - m)| is sqrt(all - in), a difference that loses the rounding of
+ * both terms. Given `slack`, how far rounding may move all - in, [*lo, *hi]
+ * holds the tail (ivf_coarse.c, quant/kmeans_sketch.c). */
+static inline void vx_tail_range(double all, double in, double slack, float *lo, float *hi)
+{
+    *lo = (float)(sqrt(fmax(all - in - slack, 0.0)) * (1 - 1e-6));
+    *hi = (float)(sqrt(fmax(all - in + slack, 0.0)) * (1 + 1e-6));
+}
 
 /* The sketch of vector q (d floats) on `dims` directions: out = proj q + bias
  * (proj: dims x d, row-major). */

@@ -106,8 +106,7 @@ static void sketch_centroids(vx_ivf_coarse *c, size_t d, size_t nlist, size_t di
             all += ((double)cl[t] - c->mean[t]) * ((double)cl[t] - c->mean[t]);
         for (size_t r = 0; r < dims; r++)
             in += (double)sl[r] * sl[r];
-        c->tail_lo[l] = (float)(sqrt(fmax(all - in - margin * all, 0.0)) * (1 - 1e-6));
-        c->tail_hi[l] = (float)(sqrt(fmax(all - in + margin * all, 0.0)) * (1 + 1e-6));
+        vx_tail_range(all, in, margin * all, &c->tail_lo[l], &c->tail_hi[l]);
     }
     vx_norms_sqr(c->snorms, c->sketches, dims, nlist);
 }
@@ -216,9 +215,8 @@ static void block_bounds(const vx_ivf_coarse *c, const vx_kernel_table *kt, cons
     const float margin = tail_margin(d, dims);
     for (size_t i = 0; i < nb; i++) {
         const float all = kt->l2sqr(x + i * d, c->mean, d);
-        const float tail2 = all - kt->norm_sqr(b->qs + i * dims, dims);
-        const float lo = sqrtf(fmaxf(tail2 - margin * all, 0.0f)) * (1 - 1e-6f);
-        const float hi = sqrtf(fmaxf(tail2 + margin * all, 0.0f)) * (1 + 1e-6f);
+        float lo, hi;
+        vx_tail_range(all, kt->norm_sqr(b->qs + i * dims, dims), margin * all, &lo, &hi);
         float *row = b->bound + i * nlist;
         for (size_t l = 0; l < nlist; l++) {
             float gap = fmaxf(fmaxf(lo - c->tail_hi[l], c->tail_lo[l] - hi), 0.0f);

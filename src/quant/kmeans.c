@@ -181,8 +181,8 @@ typedef struct run {
     double *acc;        /* nthreads x d */
     float *mind;        /* n: k-means++ only */
     float *xnorms;      /* n: |x|^2, for L2 assignment (NULL: through the k-NN engine) */
-    float *cnorms;      /* k: |c|^2, L2 assignment */
-    float *tiles;       /* nthreads sgemm tiles, L2 assignment (allocated once: fresh pages
+    float *cnorms;      /* k: |c|^2, L2 assignment by sgemm tiles */
+    float *tiles;       /* nthreads sgemm tiles, the same (allocated once: fresh pages
                          * every iteration cost a quarter of the time in page faults) */
     /* Hamerly's bounds (L2, small d and k; see assign_task) */
     bool hamerly;
@@ -619,12 +619,15 @@ vindex_status vx_kmeans(size_t n, int d, const float *x, size_t k,
      * threshold decides), so that, say, n == k gives objective 0 exactly. */
     if (metric == VINDEX_METRIC_L2 && n >= vindex_get_blas_threshold()) {
         r.xnorms = vx_alloc(n, sizeof *r.xnorms);
-        r.cnorms = vx_alloc(k, sizeof *r.cnorms);
-        r.tiles = vx_alloc((size_t)r.nthreads * ASSIGN_QB, ASSIGN_CB * sizeof(float));
         /* Bounds pay in low dimensions (PQ sub-spaces) with k small enough for
-         * the k x k separations; IVF's coarse k-means (d in the hundreds)
-         * keeps the plain pass. */
+         * the k x k separations; in high dimensions, sketch bounds do
+         * (kmeans_sketch.h); the rest keeps the plain sgemm pass. */
         r.hamerly = d <= HAMERLY_MAX_D && k <= HAMERLY_MAX_K && !r.spherical;
+        const bool sketched = !r.hamerly && vx_kmeans_sketch_applies(n, dd, k);
+        if (!sketched) {
+            r.cnorms = vx_alloc(k, sizeof *r.cnorms);
+            r.tiles = vx_alloc((size_t)r.nthreads * ASSIGN_QB, ASSIGN_CB * sizeof(float));
+        }
         if (r.hamerly) {
             r.lower = vx_alloc(n, sizeof *r.lower);
             r.old = vx_alloc(k, dd * sizeof(float));
@@ -636,13 +639,13 @@ vindex_status vx_kmeans(size_t n, int d, const float *x, size_t k,
                 goto done;
             }
         }
-        if (!r.xnorms || !r.cnorms || !r.tiles) {
+        if (!r.xnorms || (!sketched && (!r.cnorms || !r.tiles))) {
             st = VINDEX_ERR_NOMEM;
             goto done;
         }
         vx_norms_sqr(r.xnorms, x, dd, n);
-        if (!r.hamerly && vx_kmeans_sketch_applies(n, dd, k) &&
-            (st = vx_kmeans_sketch_new(n, dd, x, k, r.nthreads, &r.sketch)))
+        if (sketched &&
+            (st = vx_kmeans_sketch_new(n, dd, x, r.xnorms, k, r.nthreads, &r.sketch)))
             goto done;
     }
     if (params->nredo > 1 && !(best = vx_alloc(k, dd * sizeof(float)))) {

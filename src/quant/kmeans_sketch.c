@@ -22,11 +22,10 @@ enum { DEFAULT_DIMS = 64, MIN_D = 256, MIN_K = 64, MIN_N = 4096, PCA_SAMPLE = 40
 /* Points per task: a tile of bounds (points x k floats) stays near 1 MB. */
 enum { TILE_FLOATS = 1 << 18, MAX_BLOCK = 256, MIN_BLOCK = 8 };
 
-/* The residual norm |P'v| is sqrt(|v - m|^2 - |P(v - m)|^2), a difference that
- * loses the float rounding of both terms (sums of d and of dims products, the
- * sketch taken from uncentred vectors, directions orthonormal only to float
- * precision). It is used as an interval [lo, hi] whose width covers that
- * error with a wide margin, so that the bound stays a bound. */
+/* How far rounding may move the residual's square |P'v|^2 (vx_tail_range),
+ * relative to |v - m|^2 + |m|^2: sums of d and of dims products, the sketch
+ * taken from uncentred vectors, directions orthonormal only to float
+ * precision; a wide margin, so that the bound stays a bound. */
 #define RESIDUAL_TOLERANCE 2e-3f
 
 int vx_kmeans_sketch_dims = -1; /* kmeans_sketch.h */
@@ -39,7 +38,7 @@ struct vx_kmeans_sketch {
     float *proj;          /* dims x d: P, orthonormal rows */
     float *pmean;         /* dims: P m */
     float *xs;            /* n x width: the points' augmented sketches */
-    float *xn;            /* n: |x|^2 */
+    const float *xn;      /* n: |x|^2 (the caller's) */
     float *zeros;         /* k zeros: the offsets of the argmin kernel */
     float *cs;            /* k x width: the centroids', per assignment */
     size_t width;         /* dims + 3 (see sketch_rows) */
@@ -70,7 +69,6 @@ void vx_kmeans_sketch_free(vx_kmeans_sketch *s)
     vx_free(s->proj);
     vx_free(s->pmean);
     vx_free(s->xs);
-    vx_free(s->xn);
     vx_free(s->zeros);
     vx_free(s->cs);
     vx_free(s->tiles);
@@ -121,32 +119,27 @@ static void sketch_rows(const vx_kmeans_sketch *s, const float *v, size_t nv, fl
             row[j] -= s->pmean[j];
         float sn = kt->norm_sqr(row, dims);
         float e = kt->l2sqr(v + i * d, s->mean, d); /* |v - m|^2 */
-        float r2 = e - sn, tol = RESIDUAL_TOLERANCE * (e + s->slack_base);
-        float lo2 = r2 - tol > 0 ? r2 - tol : 0, hi2 = r2 + tol > 0 ? r2 + tol : 0;
-        float half_const = -0.5f * (sn + lo2);
-        row[dims] = sqrtf(hi2);
+        float lo, hi;
+        vx_tail_range(e, sn, RESIDUAL_TOLERANCE * (e + s->slack_base), &lo, &hi);
+        float half_const = -0.5f * (sn + lo * lo);
+        row[dims] = hi;
         row[dims + 1] = is_point ? 1.0f : half_const;
         row[dims + 2] = is_point ? half_const : 1.0f;
     }
 }
-
-typedef struct rows_job {
-    const vx_kmeans_sketch *s;
-} rows_job;
 
 enum { ROWS_CHUNK = 1024 };
 
 static void rows_task(void *ctx, size_t task, int worker)
 {
     (void)worker;
-    const vx_kmeans_sketch *s = ((rows_job *)ctx)->s;
+    const vx_kmeans_sketch *s = ctx;
     size_t i0 = task * ROWS_CHUNK, m = s->n - i0 < ROWS_CHUNK ? s->n - i0 : ROWS_CHUNK;
     sketch_rows(s, s->x + i0 * s->d, m, s->xs + i0 * s->width, true);
-    vx_norms_sqr(s->xn + i0, s->x + i0 * s->d, s->d, m);
 }
 
-vindex_status vx_kmeans_sketch_new(size_t n, size_t d, const float *x, size_t k, int nthreads,
-                                   vx_kmeans_sketch **out)
+vindex_status vx_kmeans_sketch_new(size_t n, size_t d, const float *x, const float *xnorms,
+                                   size_t k, int nthreads, vx_kmeans_sketch **out)
 {
     *out = NULL;
     vx_kmeans_sketch *s = vx_calloc(1, sizeof *s);
@@ -156,6 +149,7 @@ vindex_status vx_kmeans_sketch_new(size_t n, size_t d, const float *x, size_t k,
     s->d = d;
     s->k = k;
     s->x = x;
+    s->xn = xnorms;
     s->dims = sketch_dims();
     s->nthreads = nthreads;
     size_t block = TILE_FLOATS / k;
@@ -167,7 +161,7 @@ vindex_status vx_kmeans_sketch_new(size_t n, size_t d, const float *x, size_t k,
               (s->pmean = vx_alloc(dims, sizeof(float))) &&
               (s->xs = vx_alloc_big(n, s->width * sizeof(float))) &&
               (s->cs = vx_alloc(k, s->width * sizeof(float))) &&
-              (s->xn = vx_alloc(n, sizeof(float))) && (s->zeros = vx_calloc(k, sizeof(float))) &&
+              (s->zeros = vx_calloc(k, sizeof(float))) &&
               (s->tiles = vx_alloc((size_t)nthreads * s->block, k * sizeof(float)));
     vindex_status st = ok ? train_directions(s) : VINDEX_ERR_NOMEM;
     if (st) {
@@ -191,8 +185,7 @@ vindex_status vx_kmeans_sketch_new(size_t n, size_t d, const float *x, size_t k,
     s->slack_base = kt->norm_sqr(s->mean, d);
 
     vx_blas_single_thread();
-    rows_job j = {s};
-    vx_parallel_for((n + ROWS_CHUNK - 1) / ROWS_CHUNK, nthreads, rows_task, &j);
+    vx_parallel_for((n + ROWS_CHUNK - 1) / ROWS_CHUNK, nthreads, rows_task, s);
     *out = s;
     return VINDEX_OK;
 }

@@ -34,10 +34,10 @@ typedef struct vx_kmeans_sketch vx_kmeans_sketch;
  * centroids (L2 only). */
 bool vx_kmeans_sketch_applies(size_t n, size_t d, size_t k);
 
-/* The sketches of the n points x (n x d, kept by reference); NOMEM or a LAPACK
- * failure are returned as statuses. */
-vindex_status vx_kmeans_sketch_new(size_t n, size_t d, const float *x, size_t k, int nthreads,
-                                   vx_kmeans_sketch **out);
+/* The sketches of the n points x (n x d) whose squared norms are xnorms (both
+ * kept by reference); NOMEM or a LAPACK failure are returned as statuses. */
+vindex_status vx_kmeans_sketch_new(size_t n, size_t d, const float *x, const float *xnorms,
+                                   size_t k, int nthreads, vx_kmeans_sketch **out);
 
 /* Assigns every point to its nearest centroid (k x d): assign[i] and dis[i],
  * the exact squared distance. Deterministic whatever the thread count. */

@@ -217,9 +217,13 @@ static void check_sketch_assign(int dims, const float *x, size_t n, int d, const
     vx_kmeans_sketch_dims = dims;
     float *dis = malloc(n * sizeof *dis);
     vindex_id *assign = malloc(n * sizeof *assign), *first = malloc(n * sizeof *first);
+    float *xnorms = malloc(n * sizeof *xnorms);
+    for (size_t i = 0; i < n; i++)
+        xnorms[i] = (float)tu_distance(x + i * (size_t)d, x + i * (size_t)d, d,
+                                       VINDEX_METRIC_INNER_PRODUCT);
     for (int threads = 1; threads <= 2; threads++) {
         vx_kmeans_sketch *s;
-        ASSERT_OK(vx_kmeans_sketch_new(n, (size_t)d, x, k, threads, &s));
+        ASSERT_OK(vx_kmeans_sketch_new(n, (size_t)d, x, xnorms, k, threads, &s));
         ASSERT_OK(vx_kmeans_sketch_assign(s, c, dis, assign));
         vx_kmeans_sketch_free(s);
         if (threads == 1)
@@ -240,6 +244,7 @@ static void check_sketch_assign(int dims, const float *x, size_t n, int d, const
     free(dis);
     free(assign);
     free(first);
+    free(xnorms);
 }
 
 /* The pruned assignment is Lloyd's: exact against brute force on clustered
